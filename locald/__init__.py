@@ -1,0 +1,3 @@
+"""locald: one locald.toml runs a development stack of host processes and Docker containers."""
+
+__version__ = "0.1.0"

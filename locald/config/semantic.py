@@ -1,0 +1,134 @@
+"""Checks the schema cannot express: references between services, cycles, ports, kinds.
+
+They run on the raw document even when the schema found problems, so one `validate` reports
+every mistake; each check skips values of the wrong type (the schema already reported those).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any, Iterator
+
+from ..errors import Problem
+from .model import CONTAINER_KINDS, kind_of
+from .schema import did_you_mean, json_path
+from .source import Source
+
+REFERENCE = re.compile(r"\$\{services\.([^.}]*)\.([^}]*)\}")
+REFERENCE_FIELDS = ("port", "host", "url")
+
+# Keys that make sense for one kind only: key -> kinds it applies to.
+_CONTAINER_ONLY = ("image", "build", "container_port", "ports", "volumes", "entrypoint", "user", "compose")
+_ONLY_FOR = {**{k: CONTAINER_KINDS for k in _CONTAINER_ONLY}, "path": ("site",), "version": ("postgres",)}
+_KIND_WORDS = {"exec": "a host process", "worker": "a host process (worker)", "site": "a static site",
+               "container": "a container", "postgres": "a postgres container"}
+
+
+def _services(data: dict) -> dict[str, dict]:
+    services = data.get("services")
+    if not isinstance(services, dict):
+        return {}
+    return {k: v for k, v in services.items() if isinstance(v, dict)}
+
+
+def dependency_names(raw: dict) -> Iterator[tuple[str, Any]]:
+    """(name, path element) for each entry of `depends_on`, in either form."""
+    deps = raw.get("depends_on")
+    if isinstance(deps, list):
+        for i, name in enumerate(deps):
+            if isinstance(name, str):
+                yield name, i
+    elif isinstance(deps, dict):
+        for name in deps:
+            yield name, name
+
+
+def check(source: Source, known_services: set[str] = frozenset()) -> list[Problem]:
+    """`known_services`: names that exist outside this file (adopted compose services)."""
+    problems: list[Problem] = []
+
+    def report(path: tuple, message: str) -> None:
+        line, col = source.locate(path)
+        problems.append(Problem(source.file, line, col, json_path(path), message))
+
+    services = _services(source.data)
+    names = set(services) | set(known_services)
+
+    for name, raw in services.items():
+        base = ("services", name)
+        kind = kind_of(raw)
+        for key, kinds in _ONLY_FOR.items():
+            if key in raw and kind not in kinds:
+                report(base + (key,), f"`{key}` does not apply to {_KIND_WORDS[kind]} (type = \"{kind}\")"
+                       + ("" if key != "image" else "; set type = \"container\" or remove `type`"))
+        if kind == "worker" and "port" in raw:
+            report(base + ("port",), "a worker gets no port; use type = \"exec\" for a service that listens")
+        if kind == "site" and "command" in raw:
+            report(base + ("command",), "a site serves `path`; it takes no `command` (use type = \"exec\")")
+        if kind in ("exec", "worker") and "command" not in raw:
+            report(base, f"service '{name}' has no `command`: say what to run, e.g. command = \"npm run dev\"")
+        if kind == "container" and "image" not in raw and "build" not in raw:
+            report(base, f"container service '{name}' needs `image` or `build`")
+
+        for dep, elem in dependency_names(raw):
+            path = base + ("depends_on", elem)
+            if dep == name:
+                report(path, f"service '{name}' depends on itself")
+            elif dep not in names:
+                report(path, f"depends on unknown service '{dep}'{did_you_mean(dep, names)}")
+
+        env = raw.get("env")
+        if isinstance(env, dict):
+            for var, value in env.items():
+                if isinstance(value, str):
+                    for ref in REFERENCE.finditer(value):
+                        target, fld = ref.groups()
+                        where = base + ("env", var)
+                        if target not in names:
+                            report(where, f"${{services.{target}.{fld}}} names unknown service '{target}'"
+                                   f"{did_you_mean(target, names)}")
+                        elif fld not in REFERENCE_FIELDS:
+                            report(where, f"${{services.{target}.{fld}}}: unknown field '{fld}'; "
+                                   f"use one of {', '.join(REFERENCE_FIELDS)}")
+
+    _port_clashes(services, report)
+    _cycles(services, report)
+    return problems
+
+
+def _port_clashes(services: dict[str, dict], report) -> None:
+    owner: dict[int, str] = {}
+    for name, raw in services.items():
+        port = raw.get("port")
+        if isinstance(port, int) and not isinstance(port, bool):
+            if port in owner:
+                report(("services", name, "port"), f"port {port} is already used by service '{owner[port]}'")
+            else:
+                owner[port] = name
+
+
+def _cycles(services: dict[str, dict], report) -> None:
+    graph = {n: [d for d, _ in dependency_names(raw) if d in services and d != n] for n, raw in services.items()}
+    state: dict[str, int] = {}  # 1 = on the stack, 2 = done
+    stack: list[str] = []
+    reported: set[frozenset] = set()
+
+    def visit(node: str) -> None:
+        state[node] = 1
+        stack.append(node)
+        for dep in graph[node]:
+            if state.get(dep) == 1:
+                cycle = stack[stack.index(dep):] + [dep]
+                key = frozenset(cycle)
+                if key not in reported:
+                    reported.add(key)
+                    elem = next(e for d, e in dependency_names(services[node]) if d == dep)
+                    report(("services", node, "depends_on", elem), "dependency cycle: " + " → ".join(cycle))
+            elif dep not in state:
+                visit(dep)
+        stack.pop()
+        state[node] = 2
+
+    for node in graph:
+        if node not in state:
+            visit(node)
