@@ -1,0 +1,1 @@
+"""Running a plan: containers (compose), host processes, the coordinator, state."""
