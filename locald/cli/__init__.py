@@ -34,7 +34,7 @@ def cli(ctx: click.Context, file: str) -> None:
     ctx.obj = Obj(file)
 
 
-from . import config_cmds  # noqa: E402,F401  (registers commands)
+from . import config_cmds, stack_cmds  # noqa: E402,F401  (registers commands)
 
 
 def main() -> None:

@@ -1,0 +1,161 @@
+"""Lifecycle commands: up/start, down/stop, status, logs, restart, run."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+import click
+
+from . import Obj, cli
+
+
+def _project(obj: Obj):
+    from ..config import load_project
+
+    return load_project(obj.file)
+
+
+def _printer(no_color: bool):
+    from ..runtime.output import Printer
+
+    return Printer(sys.stdout, colour=False if no_color else None)
+
+
+UP_HELP = """Start the stack (or SERVICES and what they depend on) in dependency order.
+
+\b
+Attached (default): one merged, coloured log; Ctrl-C stops everything, a second Ctrl-C kills it.
+Detached (-d): returns once every service is ready; a background supervisor keeps it running
+and `locald down` (from any terminal) stops it.
+"""
+
+
+def _up(obj: Obj, services: tuple[str, ...], detach: bool, no_color: bool) -> None:
+    from ..runtime import supervisor
+
+    project = _project(obj)
+    if detach:
+        supervisor.selection(project, list(services))  # unknown names fail here, not in the background
+        from ..runtime.state import supervisor_running
+
+        if supervisor_running(project.root / ".locald"):
+            supervisor.run(project, list(services), None)  # raises "already running" with the pid
+        proc = supervisor.spawn_detached(project, list(services))
+        code = supervisor.wait_detached(project, proc, lambda m: click.echo(m, err=True))
+        if code == 0:
+            _print_status(project)
+        sys.exit(code)
+    sys.exit(supervisor.run(project, list(services), _printer(no_color)))
+
+
+for _name, _hidden in (("up", False), ("start", False)):
+    @cli.command(_name, help=UP_HELP if _name == "up" else "Alias of `up`.", hidden=_hidden)
+    @click.argument("services", nargs=-1)
+    @click.option("-d", "--detach", is_flag=True, help="Return once ready; keep running in the background.")
+    @click.option("--no-color", is_flag=True, help="Plain log prefixes even on a terminal.")
+    @click.pass_obj
+    def _cmd(obj, services, detach, no_color):
+        _up(obj, services, detach, no_color)
+
+
+@cli.command("_supervise", hidden=True)
+@click.argument("services", nargs=-1)
+@click.pass_obj
+def supervise(obj: Obj, services: tuple[str, ...]) -> None:
+    """The background supervisor of `up -d` (internal)."""
+    from ..runtime import supervisor
+
+    sys.exit(supervisor.run(_project(obj), list(services), None, detached=True))
+
+
+def _down(obj: Obj) -> None:
+    from ..runtime import supervisor
+
+    project = _project(obj)
+    if supervisor.stop(project, echo=lambda m: click.echo(m, err=True)):
+        click.echo(f"stopped {project.name}")
+    else:
+        click.echo(f"{project.name} is not running")
+
+
+for _name, _hidden in (("down", False), ("stop", False)):
+    @cli.command(_name, hidden=_hidden, help="Stop everything: processes, containers, the network (from any terminal)."
+                 if _name == "down" else "Alias of `down`.")
+    @click.pass_obj
+    def _cmd(obj):
+        _down(obj)
+
+
+def _print_status(project, as_json: bool = False) -> None:
+    from ..runtime.inspect import stack_status
+
+    rows = stack_status(project)
+    if as_json:
+        click.echo(json.dumps(rows, indent=2))
+        return
+    headers = ["NAME", "KIND", "STATUS", "HEALTH", "PORT", "URL"]
+    table = [[r["name"], r["kind"], r["status"] + (f" ({r['restarts']} restarts)" if r["restarts"] else ""),
+              r["health"], str(r["port"] or "-"), r["url"] or "-"] for r in rows]
+    widths = [max(len(h), *(len(row[i]) for row in table)) for i, h in enumerate(headers)]
+    for row in [headers, *table]:
+        click.echo("  ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip())
+
+
+@cli.command()
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@click.pass_obj
+def status(obj: Obj, as_json: bool) -> None:
+    """Show every service: NAME KIND STATUS HEALTH PORT URL."""
+    _print_status(_project(obj), as_json)
+
+
+@cli.command()
+@click.argument("services", nargs=-1)
+@click.option("-f", "--follow", is_flag=True, help="Keep printing new lines.")
+@click.option("-n", "--tail", type=int, default=None, help="Only the last N lines of each service.")
+@click.option("--no-color", is_flag=True, help="Plain prefixes even on a terminal.")
+@click.pass_obj
+def logs(obj: Obj, services: tuple[str, ...], follow: bool, tail: int | None, no_color: bool) -> None:
+    """Show the logs of SERVICES (default: all): processes' from .locald/logs, containers' from Docker."""
+    from ..errors import LocaldError
+    from ..runtime.logs import show
+
+    project = _project(obj)
+    unknown = [s for s in services if s not in project.services]
+    if unknown:
+        raise LocaldError(f"unknown service: {', '.join(unknown)} (services: {', '.join(project.services)})")
+    try:
+        show(project, list(services), follow, tail, _printer(no_color))
+    except KeyboardInterrupt:
+        pass
+
+
+@cli.command()
+@click.argument("services", nargs=-1, required=True)
+@click.pass_obj
+def restart(obj: Obj, services: tuple[str, ...]) -> None:
+    """Restart SERVICES of the running stack."""
+    from ..errors import LocaldError
+    from ..runtime.control import request
+
+    project = _project(obj)
+    unknown = [s for s in services if s not in project.services]
+    if unknown:
+        raise LocaldError(f"unknown service: {', '.join(unknown)} (services: {', '.join(project.services)})")
+    request(project.root / ".locald", {"action": "restart", "services": list(services)})
+    click.echo(f"restarted {', '.join(services)}")
+
+
+@cli.command(context_settings={"ignore_unknown_options": True})
+@click.argument("service")
+@click.argument("command", nargs=-1, type=click.UNPROCESSED)
+@click.pass_obj
+def run(obj: Obj, service: str, command: tuple[str, ...]) -> None:
+    """Run a one-off COMMAND with SERVICE's environment: locald run web -- python manage.py shell
+
+    For a container service, the command runs in a new container of that service.
+    """
+    from ..runtime.oneoff import exec_in_service
+
+    exec_in_service(_project(obj), service, list(command))

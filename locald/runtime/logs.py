@@ -1,0 +1,87 @@
+"""`locald logs`: host processes' logs from .locald/logs/NAME.log, containers' from the engine."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import threading
+import time
+from collections import deque
+from pathlib import Path
+
+from ..config.model import Project
+from ..plan import make_plan
+from .output import Printer
+from .state import log_dir
+
+
+def _tail(path: Path, n: int | None) -> tuple[list[bytes], int]:
+    """Last n lines of a file (all when n is None), and the offset to follow from."""
+    try:
+        with open(path, "rb") as fh:
+            lines = deque(fh, maxlen=n) if n is not None else list(fh)
+            return list(lines), fh.tell()
+    except FileNotFoundError:
+        return [], 0
+
+
+def _follow_file(path: Path, offset: int, emit, stop: threading.Event) -> None:
+    while not stop.is_set():
+        try:
+            with open(path, "rb") as fh:
+                if os.fstat(fh.fileno()).st_size < offset:
+                    offset = 0  # a new run truncated it
+                fh.seek(offset)
+                data = fh.read()
+                offset = fh.tell()
+        except FileNotFoundError:
+            data = b""
+        if data:
+            emit(data)
+        else:
+            time.sleep(0.1)
+
+
+def show(project: Project, names: list[str], follow: bool, tail: int | None, printer: Printer) -> None:
+    from .output import LogSink
+
+    plan = make_plan(project, check_free=False)
+    names = names or list(project.services)
+    stop = threading.Event()
+    threads = []
+    sinks = {n: LogSink(n, None, printer) for n in names}
+    for name in names:
+        if project.services[name].is_container:
+            continue
+        path = log_dir(plan.state_dir) / f"{name}.log"
+        lines, offset = _tail(path, tail)
+        sinks[name].feed(b"".join(lines))
+        if follow:
+            t = threading.Thread(target=_follow_file, args=(path, offset, sinks[name].feed, stop), daemon=True)
+            t.start()
+            threads.append(t)
+    containers = [n for n in names if project.services[n].is_container]
+    proc = None
+    if containers:
+        from .containers import ContainerRuntime
+
+        runtime = ContainerRuntime(plan)
+        if (plan.state_dir / "compose.yaml").exists():
+            argv = runtime.logs_command(containers, follow=follow, tail=tail)
+            proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                    cwd=project.root)
+            for raw in iter(proc.stdout.readline, b""):
+                head, sep, rest = raw.partition(b"|")
+                sink = sinks.get(head.strip().decode(errors="replace")) if sep else None
+                if sink:
+                    sink.feed(rest[1:] if rest.startswith(b" ") else rest)
+            proc.wait()
+    try:
+        while follow and any(t.is_alive() for t in threads):
+            time.sleep(0.2)
+    finally:
+        stop.set()
+        for sink in sinks.values():
+            sink.close()
+        if proc and proc.poll() is None:
+            proc.kill()
