@@ -1,0 +1,64 @@
+"""Who holds a TCP port: for "port 5432 is already in use by postgres (pid 812)" messages."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+
+
+def _listening_inodes(port: int) -> set[str]:
+    inodes = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            with open(table) as fh:
+                next(fh)
+                for line in fh:
+                    parts = line.split()
+                    local, state, inode = parts[1], parts[3], parts[9]
+                    if state == "0A" and int(local.rsplit(":", 1)[1], 16) == port:  # 0A = LISTEN
+                        inodes.add(inode)
+        except (OSError, StopIteration, IndexError, ValueError):
+            continue
+    return inodes
+
+
+def _pid_with_socket(inodes: set[str]) -> int | None:
+    targets = {f"socket:[{i}]" for i in inodes}
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        try:
+            for fd in os.scandir(f"/proc/{entry.name}/fd"):
+                if os.readlink(fd.path) in targets:
+                    return int(entry.name)
+        except OSError:
+            continue
+    return None
+
+
+def _container_publishing(port: int) -> str | None:
+    try:
+        out = subprocess.run(["docker", "ps", "--filter", f"publish={port}", "--format", "{{.Names}}"],
+                             capture_output=True, text=True, timeout=5).stdout.strip()
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return out.splitlines()[0] if out else None
+
+
+def describe_holder(port: int) -> str | None:
+    """'container web-1', 'python3 (pid 4242)', or None when it cannot be found."""
+    inodes = _listening_inodes(port)
+    pid = _pid_with_socket(inodes) if inodes else None
+    if pid is None:
+        container = _container_publishing(port)
+        return f"container {container}" if container else None
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as fh:
+            cmd = fh.read().replace(b"\0", b" ").decode(errors="replace").strip()
+    except OSError:
+        cmd = "?"
+    if os.path.basename(cmd.split(" ")[0]) == "docker-proxy":
+        container = _container_publishing(port)
+        if container:
+            return f"container {container}"
+    return f"{cmd[:80]} (pid {pid})"

@@ -1,0 +1,265 @@
+"""The lifecycle of host-process stacks through the real CLI: order, jobs, down from another terminal,
+crash safety, restart, run, logs. Real processes, no engine needed."""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import signal
+import sys
+import time
+
+import pytest
+
+from stack import Stack, wait_until
+
+PY = sys.executable
+
+SERVER = f"{PY} -m http.server $PORT --bind 127.0.0.1"
+
+
+@pytest.fixture
+def stack_factory(tmp_path):
+    made = []
+
+    def make(toml: str, sub: str = "p") -> Stack:
+        root = tmp_path / sub
+        root.mkdir()
+        s = Stack(root, toml)
+        made.append(s)
+        return s
+
+    yield make
+    for s in made:
+        s.cleanup()
+
+
+def test_dependent_starts_only_after_dependency_is_healthy(stack_factory):
+    s = stack_factory(f"""
+        [services.api]
+        command = "sleep 1; exec {SERVER}"
+
+        [services.web]
+        type = "worker"
+        command = "{PY} -c \\"import socket,os; socket.create_connection(('127.0.0.1', int(os.environ['API_PORT']))); print('api was ready'); import time; time.sleep(300)\\""
+        env = {{ API_PORT = "${{services.api.port}}" }}
+        depends_on = ["api"]
+    """)
+    s.locald("up", "-d", check=True)
+    s.wait_log("web", "api was ready", timeout=15)
+    status = s.status()
+    assert status["api"]["status"] in ("running", "healthy")
+    assert status["web"]["status"] in ("running", "started", "healthy")
+    assert status["api"]["url"] == f"http://localhost:{status['api']['port']}"
+    down = s.locald("down", check=True)
+    assert "stopped" in down.stdout
+    s.assert_nothing_left()
+    assert s.state()["phase"] == "stopped"
+
+
+def test_job_success_releases_dependents_and_failure_stops_up(stack_factory):
+    ok = stack_factory("""
+        [services.migrate]
+        type = "worker"
+        command = "sleep 0.5; echo migrated; touch migrated"
+
+        [services.app]
+        type = "worker"
+        command = "test -f migrated && echo saw-migration; sleep 300"
+        depends_on = { migrate = "completed_successfully" }
+    """, "ok")
+    ok.locald("up", "-d", check=True)
+    ok.wait_log("app", "saw-migration")
+    ok.locald("down", check=True)
+    ok.assert_nothing_left()
+
+    bad = stack_factory("""
+        [services.migrate]
+        type = "worker"
+        command = "echo 'relation users does not exist'; exit 3"
+
+        [services.app]
+        type = "worker"
+        command = "echo app-started; sleep 300"
+        depends_on = { migrate = "completed_successfully" }
+    """, "bad")
+    r = bad.locald("up", "-d")
+    assert r.returncode == 1
+    assert "migrate" in r.stderr and "relation users does not exist" in r.stderr
+    assert "app-started" not in bad.log("app")
+    bad.assert_nothing_left()
+
+
+def test_second_up_says_already_running(stack_factory):
+    s = stack_factory("""
+        [services.w]
+        type = "worker"
+        command = "sleep 300"
+    """)
+    s.locald("up", "-d", check=True)
+    again = s.locald("up", "-d")
+    assert again.returncode == 1
+    assert "already running" in again.stderr
+    s.locald("down", check=True)
+    s.assert_nothing_left()
+
+
+def test_sigkill_of_supervisor_then_down_leaves_nothing(stack_factory):
+    s = stack_factory("""
+        [services.a]
+        type = "worker"
+        command = "sleep 300"
+
+        [services.b]
+        type = "worker"
+        # a grandchild that leaves the process group: only the environment marker finds it
+        command = "setsid sleep 301 & sleep 300"
+    """)
+    s.locald("up", "-d", check=True)
+    wait_until(lambda: len(s.leftover_processes()) >= 3, what="three processes")
+    os.kill(s.supervisor_pid(), signal.SIGKILL)
+    time.sleep(0.3)
+    assert s.leftover_processes(), "the processes outlive the supervisor (this is what down must clean)"
+    r = s.locald("down", check=True)
+    assert "stopped" in r.stdout
+    s.assert_nothing_left()
+
+
+def test_sigkill_of_supervisor_then_up_cleans_and_starts(stack_factory):
+    s = stack_factory("""
+        [services.a]
+        type = "worker"
+        command = "sleep 300"
+    """)
+    s.locald("up", "-d", check=True)
+    wait_until(lambda: s.leftover_processes(), what="process")
+    old = set(s.leftover_processes())
+    os.kill(s.supervisor_pid(), signal.SIGKILL)
+    s.locald("up", "-d", check=True)
+    wait_until(lambda: s.leftover_processes(), what="process")
+    assert not (old & set(s.leftover_processes())), "the old run's process survived the new up"
+    s.locald("down", check=True)
+    s.assert_nothing_left()
+
+
+@pytest.mark.parametrize("attempt", range(4))
+def test_ctrl_c_at_a_random_moment_leaves_nothing(stack_factory, attempt):
+    s = stack_factory(f"""
+        [services.slow]
+        command = "sleep 0.7; exec {SERVER}"
+
+        [services.mid]
+        type = "worker"
+        command = "trap '' TERM; sleep 300"
+        stop_grace_period = "1s"
+        depends_on = ["slow"]
+
+        [services.last]
+        type = "worker"
+        command = "sleep 300"
+        depends_on = ["mid"]
+    """)
+    proc = s.up_attached()
+    time.sleep(random.uniform(0.1, 2.0))
+    proc.send_signal(signal.SIGINT)
+    out, _ = proc.communicate(timeout=30)
+    assert proc.returncode in (0, 1, 130), out
+    s.assert_nothing_left()
+
+
+def test_attached_up_merges_prefixed_logs_and_stops_on_sigint(stack_factory):
+    s = stack_factory("""
+        [services.one]
+        type = "worker"
+        command = "echo hello-from-one; sleep 300"
+
+        [services.two]
+        type = "worker"
+        command = "echo hello-from-two; sleep 300"
+    """)
+    proc = s.up_attached()
+    s.wait_log("one", "hello-from-one")
+    s.wait_log("two", "hello-from-two")
+    time.sleep(0.3)
+    proc.send_signal(signal.SIGINT)
+    out, _ = proc.communicate(timeout=30)
+    lines = out.splitlines()
+    assert any(line.startswith("one") and "| hello-from-one" in line for line in lines), out
+    assert any(line.startswith("two") and "| hello-from-two" in line for line in lines), out
+    s.assert_nothing_left()
+
+
+def test_restart_run_logs_and_subset(stack_factory):
+    s = stack_factory(f"""
+        [services.api]
+        command = "echo api-start; exec {SERVER}"
+        env = {{ GREETING = "hi" }}
+
+        [services.web]
+        type = "worker"
+        command = "echo web-start; sleep 300"
+        env = {{ API = "${{services.api.url}}" }}
+        depends_on = ["api"]
+
+        [services.other]
+        type = "worker"
+        command = "echo other-start; sleep 300"
+    """)
+    s.locald("up", "-d", "web", check=True)
+    status = s.status()
+    assert status["other"]["status"] == "stopped"  # not selected: `up web` takes web and its dependencies
+    assert status["api"]["status"] in ("running", "healthy")
+    pid = status["web"]["pid"]
+    s.locald("restart", "web", check=True)
+    wait_until(lambda: s.status()["web"]["pid"] not in (None, pid), what="a new pid")
+    r = s.locald("run", "web", "--", "sh", "-c", "echo $API $PORT", check=True)
+    assert r.stdout.strip() == f"http://localhost:{status['api']['port']}"
+    r = s.locald("run", "api", "--", "sh", "-c", "echo $GREETING:$PORT", check=True)
+    assert r.stdout.strip() == f"hi:{status['api']['port']}"
+    logs = s.locald("logs", "--no-color", "web", check=True).stdout
+    assert logs.count("web-start") == 2 and "api-start" not in logs
+    s.locald("down", check=True)
+    s.assert_nothing_left()
+
+
+def test_fixed_port_taken_is_reported_before_anything_starts(stack_factory):
+    import socket
+
+    holder = socket.socket()
+    holder.bind(("127.0.0.1", 0))
+    holder.listen()
+    port = holder.getsockname()[1]
+    try:
+        s = stack_factory(f"""
+            [services.first]
+            type = "worker"
+            command = "echo should-not-start; sleep 300"
+
+            [services.web]
+            command = "{SERVER}"
+            port = {port}
+        """)
+        r = s.locald("up", "-d")
+        assert r.returncode == 1
+        assert f"port {port}" in r.stderr and f"pid {os.getpid()}" in r.stderr
+        assert "should-not-start" not in s.log("first")
+        s.assert_nothing_left()
+    finally:
+        holder.close()
+
+
+def test_status_when_not_running_and_bad_service_names(stack_factory):
+    s = stack_factory("""
+        [services.w]
+        type = "worker"
+        command = "sleep 300"
+    """)
+    rows = json.loads(s.locald("status", "--json", check=True).stdout)
+    assert [r["status"] for r in rows] == ["stopped"]
+    r = s.locald("up", "-d", "nope")
+    assert r.returncode == 1 and "unknown service" in r.stderr and "Traceback" not in r.stderr
+    r = s.locald("restart", "w")
+    assert r.returncode == 1 and "not running" in r.stderr
+    r = s.locald("down", check=True)
+    assert "not running" in r.stdout
