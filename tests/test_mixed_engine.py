@@ -18,8 +18,13 @@ from stack import Stack, wait_until
 
 PY = sys.executable
 ROOT = Path(__file__).resolve().parent.parent
-PING = (f"{PY} -c \\\"import os,socket; s=socket.create_connection(('127.0.0.1', int(os.environ['R']))); "
-        "s.sendall(b'PING\\\\r\\\\n'); print('redis says', s.recv(64).decode().strip())\\\"")
+PING_PY = """
+import os, socket, time
+s = socket.create_connection(("127.0.0.1", int(os.environ["R"])))
+s.sendall(b"PING\\r\\n")
+print("redis says", s.recv(64).decode().strip(), flush=True)
+time.sleep(300)
+"""
 
 pytestmark = pytest.mark.usefixtures("engine")
 
@@ -38,7 +43,8 @@ def stack_factory(tmp_path):
         s.cleanup(engine=True)
 
 
-def test_process_waits_for_a_container_that_becomes_healthy_late(stack_factory):
+def test_process_waits_for_a_container_that_becomes_healthy_late(stack_factory, tmp_path):
+    (tmp_path / "ping.py").write_text(PING_PY)
     s = stack_factory(f"""
         [services.cache]
         image = "redis:7"
@@ -48,7 +54,7 @@ def test_process_waits_for_a_container_that_becomes_healthy_late(stack_factory):
 
         [services.client]
         type = "worker"
-        command = "{PING}; sleep 300"
+        command = ["{PY}", "ping.py"]
         env = {{ R = "${{services.cache.port}}" }}
         depends_on = ["cache"]
     """)
