@@ -93,26 +93,32 @@ class Printer:
 class LogSink:
     """One service's output: appended raw to its log file and forwarded line by line to the printer."""
 
-    def __init__(self, name: str, log_dir: Path, printer: Printer | None, colour: str | None = None,
+    def __init__(self, name: str, log_dir: Path | None, printer: Printer | None, colour: str | None = None,
                  keep: int = 200, truncate: bool = False):
+        """`log_dir` None: no file (e.g. `locald logs` replaying files through a printer)."""
         self.name = name
         self.printer = printer
         self.colour = colour if colour is not None or printer is None else printer.register(name)
-        log_dir = Path(log_dir)
-        log_dir.mkdir(parents=True, exist_ok=True)
-        self.path = log_dir / f"{name}.log"
-        flags = os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC | (os.O_TRUNC if truncate else 0)
-        self._fd: int | None = os.open(self.path, flags, 0o644)
+        self.path: Path | None = None
+        self._fd: int | None = None
+        if log_dir is not None:
+            log_dir = Path(log_dir)
+            log_dir.mkdir(parents=True, exist_ok=True)
+            self.path = log_dir / f"{name}.log"
+            flags = os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC | (os.O_TRUNC if truncate else 0)
+            self._fd = os.open(self.path, flags, 0o644)
         self._partial = b""
         self._tail: deque[bytes] = deque(maxlen=keep)
         self._lock = threading.Lock()
 
-    def feed(self, chunk: bytes) -> None:
-        """Take any piece of output; only complete lines reach the printer (the rest waits for its end)."""
+    def feed(self, chunk: bytes, to_file: bool = True) -> None:
+        """Take any piece of output; only complete lines reach the printer (the rest waits for its end).
+        `to_file` False: print and remember, but do not append to the log file."""
         if not chunk:
             return
         with self._lock:
-            self._append(chunk)
+            if to_file:
+                self._append(chunk)
             lines = (self._partial + chunk).split(b"\n")
             self._partial = lines.pop()
             if len(self._partial) > _MAX_PARTIAL:

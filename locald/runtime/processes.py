@@ -1,0 +1,509 @@
+"""Supervising host processes: one ProcessRunner per service.
+
+Each process runs in its own session (so its own process group), spawned by honcho's Popen. We own the
+loop instead of honcho's Manager: one thread per service blocks in poll() on the output pipe and on a
+pidfd (readable when the child exits), so an idle supervisor uses no CPU and a grandchild that keeps the
+pipe open cannot hide the exit. Stopping signals the whole group and every escaped descendant (found by
+the per-runner token in their environment), and SIGKILLs after the grace period, counted from the signal.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import select
+import signal
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from pathlib import Path
+from typing import Callable, Mapping
+
+from honcho.environ import parse as parse_dotenv
+from honcho.process import Popen
+
+from ..errors import LocaldError
+from . import pgroups
+from .cleanup import marker_env
+from .output import LogSink
+from .probes import STARTING_INTERVAL, Probe, make_probe
+
+SERVICE_VAR = "LOCALD_SERVICE"  # name of the service, for the process itself and for `locald run`
+TOKEN_VAR = "LOCALD_PROCESS"  # unique per runner: finds this runner's escaped descendants, nobody else's
+CONDITIONS = ("started", "healthy", "completed_successfully", "auto")
+_F_SETPIPE_SZ = 1031
+_PIPE_SIZE = 1 << 20  # fewer wake-ups when a service floods its output
+_READ_SIZE = 1 << 18
+
+
+class Cancelled(LocaldError):
+    """A wait was cancelled (Ctrl-C, or another service failed)."""
+
+
+# --- environment, command, working directory ---------------------------------------------------------
+
+
+def read_env_file(path: Path) -> dict[str, str]:
+    """A .env file, parsed the way honcho does (shlex), tolerating a leading `export `."""
+    text = path.read_text(encoding="utf-8", errors="replace")
+    lines = [line.lstrip()[7:] if line.lstrip().startswith("export ") else line for line in text.splitlines()]
+    return parse_dotenv("\n".join(lines))
+
+
+def process_env(service, plan, base: Mapping[str, str] = os.environ) -> dict[str, str]:
+    """What the process sees, later layers winning: the inherited environment, the project's `.env` (when
+    present, as honcho and foreman do), each `env_file`, the service's `env` (references resolved for a
+    host process), PORT (not for workers), PYTHONUNBUFFERED=1 (unless `env` sets it), and locald's markers."""
+    root = plan.project.root
+    env = dict(base)
+    files = [root / ".env"] if (root / ".env").is_file() else []
+    for name in service.env_file:
+        path = root / name
+        if not path.is_file():
+            raise LocaldError(f"service {service.name}: env_file {name} not found (looked for {path})")
+        files.append(path)
+    for path in files:
+        env.update({k: plan.resolve(v, service.name) for k, v in read_env_file(path).items()})
+    env.update(plan.env(service.name))
+    port = plan.ports.get(service.name)
+    if service.kind != "worker" and port is not None:
+        env["PORT"] = str(port)
+    if "PYTHONUNBUFFERED" not in service.env:
+        env["PYTHONUNBUFFERED"] = "1"  # Python children would otherwise hold their output in a buffer
+    env.update(marker_env(plan.state_dir))
+    env[SERVICE_VAR] = service.name
+    return env
+
+
+def service_cwd(service, plan) -> Path:
+    cwd = plan.project.root / (service.workdir or ".")
+    if not cwd.is_dir():
+        raise LocaldError(f"service {service.name}: workdir {service.workdir} is not a directory (looked for {cwd})")
+    return cwd
+
+
+def command_of(service, plan) -> tuple[str | list[str], bool]:
+    """(command, shell): a string runs through /bin/sh, an array is the argv itself. A `site` without a
+    command serves its `path` with Python's own http.server on its port."""
+    if service.kind == "site" and not service.command:
+        directory = plan.project.root / (getattr(service, "path", None) or ".")
+        if not directory.is_dir():
+            raise LocaldError(f"service {service.name}: path {service.path} is not a directory (looked for {directory})")
+        port = plan.ports.get(service.name)
+        if port is None:
+            raise LocaldError(f"service {service.name}: a site needs a port")
+        return [sys.executable, "-m", "http.server", str(port), "--directory", str(directory)], False
+    if not service.command:
+        raise LocaldError(f"service {service.name}: no command to run")
+    if isinstance(service.command, str):
+        return service.command, True
+    return list(service.command), False
+
+
+def describe_exit(code: int | None) -> str:
+    if code is None:
+        return "did not start"
+    if code < 0:
+        try:
+            return f"was killed by {signal.Signals(-code).name}"
+        except ValueError:
+            return f"was killed by signal {-code}"
+    return f"exited with code {code}"
+
+
+# --- the runner ------------------------------------------------------------------------------------
+
+
+class ProcessRunner:
+    """Runs one host-process service: spawn, read output, probe readiness, restart by policy, stop.
+
+    States: starting (spawned, readiness not proven yet), running (no readiness check), healthy,
+    unhealthy (was healthy, then failed `retries` probes), restarting / crash-looping (waiting out a
+    backoff; crash-looping from the second quick restart in a row, and for good once max_restarts is
+    spent), exited (code 0), failed, stopping, stopped.
+    """
+
+    backoff_base = 0.1  # seconds before the first restart; doubles per quick restart (Docker's choice)
+    backoff_max = 30.0
+    stable_after = 10.0  # a run at least this long resets the backoff and the max_restarts count
+    drain_limit = 0.3  # after the group is gone, how long to wait for an escaped process to release the pipe
+
+    def __init__(self, service, plan, sink: LogSink, on_spawn: Callable | None = None,
+                 on_exit: Callable | None = None, base_env: Mapping[str, str] = os.environ):
+        self.service = service
+        self.plan = plan
+        self.name = service.name
+        self.sink = sink
+        self.on_spawn = on_spawn  # (name, pid, pgid, start_time): record the group for crash cleanup
+        self.on_exit = on_exit  # (name, pid, exit_code)
+        self.base_env = base_env
+        self.port = plan.ports.get(self.name) if service.kind != "worker" else None
+        self.token = uuid.uuid4().hex[:16]
+        self.stop_signal = pgroups.signal_number(service.stop_signal)
+        self._cond = threading.Condition()
+        self._thread: threading.Thread | None = None
+        self._stop_event = threading.Event()
+        self._reset()
+        self._probe: Probe | None = None
+        self._probe_ready = False
+
+    def _reset(self) -> None:
+        self._state = "created"
+        self._child: subprocess.Popen | None = None
+        self._pid: int | None = None
+        self._pgid: int | None = None
+        self._exit_code: int | None = None
+        self._health: str | None = None
+        self._restarts = 0  # all restarts since start()
+        self._in_a_row = 0  # restarts since the last stable run
+        self._spawned = False
+        self._completed_ok = False
+        self._done = False  # no run will follow: the thread is finished
+        self._stopping = False
+        self._started_at: float | None = None
+        self._message = ""
+        self._generation = 0
+
+    # --- public ------------------------------------------------------------------------------------
+
+    @property
+    def probe(self) -> Probe | None:
+        if not self._probe_ready:
+            env = process_env(self.service, self.plan, self.base_env)
+            self._probe = make_probe(self.service, self.port, env, service_cwd(self.service, self.plan))
+            self._probe_ready = True
+        return self._probe
+
+    @property
+    def has_readiness_check(self) -> bool:
+        """A health_check, or the default TCP probe of a service with a port (exec, site); not a worker."""
+        return self.probe is not None
+
+    def start(self) -> None:
+        """Spawn now (a configuration mistake raises LocaldError here) and supervise in the background.
+        Calling it on a running runner does nothing; after stop() it starts afresh."""
+        with self._cond:
+            if self._thread is not None and self._thread.is_alive():
+                return
+            self._reset()
+            self._stop_event.clear()
+        self._env = process_env(self.service, self.plan, self.base_env)
+        self._env[TOKEN_VAR] = self.token
+        self._cwd = service_cwd(self.service, self.plan)
+        self._command, self._shell = command_of(self.service, self.plan)
+        _ = self.probe
+        try:
+            child = self._spawn()
+        except OSError as exc:
+            with self._cond:
+                self._state, self._done, self._message = "failed", True, self._spawn_error(exc)
+                self._cond.notify_all()
+            raise LocaldError(self._message) from None
+        self._thread = threading.Thread(target=self._supervise, args=(child,), name=f"locald-{self.name}",
+                                        daemon=True)
+        self._thread.start()
+
+    def stop(self, grace: float | None = None) -> None:
+        """Send stop_signal to the group (and to escaped descendants), SIGKILL after the grace period
+        counted from that signal; no restart afterwards. Idempotent; returns once everything is gone."""
+        grace = self.service.stop_grace_period if grace is None else grace
+        with self._cond:
+            first = not self._stopping
+            self._stopping = True
+            self._stop_event.set()
+            pgid = self._pgid if self._child is not None and self._child.returncode is None else None
+            if pgid is not None:
+                self._state = "stopping"
+            self._cond.notify_all()
+        if first:
+            strays = pgroups.processes_with_env({TOKEN_VAR: self.token})
+            if pgid is not None or strays:
+                if pgroups.stop_group(pgid, self.stop_signal, grace, strays):
+                    self.sink.note(f"did not stop within {grace:g}s of {signal.Signals(self.stop_signal).name}: killed")
+        thread = self._thread
+        if thread is not None and thread is not threading.current_thread():
+            thread.join()
+        with self._cond:
+            if self._state in ("stopping", "created") or not self._done:
+                self._state = "stopped"
+            self._done = True
+            self._cond.notify_all()
+
+    def wait(self, condition: str, timeout: float, cancel: threading.Event | None = None) -> None:
+        """Block until `condition` holds: "started", "healthy", "completed_successfully", or "auto"
+        (healthy when the service has a readiness check, else started). "healthy" without a readiness check
+        means started. Raises LocaldError naming the service, what was awaited and its last log lines when
+        the process ends first, when `timeout` passes, or (Cancelled) when `cancel` is set."""
+        if condition not in CONDITIONS:
+            raise ValueError(f"unknown condition {condition!r}")
+        if condition in ("auto", "healthy"):
+            condition = "healthy" if self.has_readiness_check else "started"
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            while True:
+                ok, failure = self._check(condition)
+                if ok:
+                    return
+                if failure:
+                    raise LocaldError(self._explain(failure))
+                if cancel is not None and cancel.is_set():
+                    raise Cancelled(f"stopped waiting for {self.name}")
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    raise LocaldError(self._explain(self._timeout_text(condition, timeout)))
+                # With a cancel event to watch, wake up now and then; otherwise sleep until notified.
+                self._cond.wait(min(remaining, 0.1) if cancel is not None else remaining)
+
+    def status(self) -> dict:
+        with self._cond:
+            return {
+                "name": self.name,
+                "kind": self.service.kind,
+                "state": self._state,
+                "pid": self._pid if self._child is not None and self._child.returncode is None else None,
+                "pgid": self._pgid,
+                "port": self.port,
+                "exit_code": self._exit_code,
+                "restarts": self._restarts,
+                "health": self._health,
+                "started_at": self._started_at,
+                "message": self._message,
+            }
+
+    @property
+    def done(self) -> bool:
+        """No run is going on and none will follow (exited for good, gave up, failed to spawn, stopped)."""
+        return self._done
+
+    @property
+    def state(self) -> str:
+        return self._state
+
+    @property
+    def pid(self) -> int | None:
+        return self._pid
+
+    # --- conditions and messages -------------------------------------------------------------------
+
+    def _check(self, condition: str) -> tuple[bool, str]:
+        """(satisfied, failure text). Called with the lock held."""
+        if self._stopping:
+            return False, "was stopped"
+        if condition == "completed_successfully":
+            if self._completed_ok:
+                return True, ""
+            if self._done:
+                return False, describe_exit(self._exit_code) if self._spawned else self._message
+            return False, ""
+        if condition == "started":
+            if self._done and (self._exit_code or not self._spawned):
+                return False, describe_exit(self._exit_code) if self._spawned else self._message
+            return self._spawned, ""
+        # healthy
+        if self._health == "healthy" and self._state in ("healthy",):
+            return True, ""
+        if self._done:
+            text = describe_exit(self._exit_code) if self._spawned else self._message
+            if self._exit_code == 0 and self.service.health_check is None:
+                text += (f" before it could {self._probe.describe()}; to wait for a one-shot job, depend on it"
+                         f' with condition = "completed_successfully"')
+            return False, text
+        return False, ""
+
+    def _timeout_text(self, condition: str, timeout: float) -> str:
+        if condition == "healthy" and self._probe is not None:
+            why = f" (last probe: {self._probe.last_error})" if self._probe.last_error else ""
+            return f"did not {self._probe.describe()} within {timeout:g}s{why}"
+        if condition == "completed_successfully":
+            return f"did not complete within {timeout:g}s (state: {self._state})"
+        return f"did not start within {timeout:g}s"
+
+    def _explain(self, failure: str) -> str:
+        lines = self.sink.last_lines(15)
+        text = f"service {self.name} {failure}."
+        if lines:
+            where = f" ({self.sink.path})" if self.sink.path else ""
+            text += f"\nLast lines of its output{where}:\n" + "\n".join("  " + l for l in lines)
+        else:
+            text += " It printed nothing."
+        return text
+
+    def _spawn_error(self, exc: OSError) -> str:
+        what = self._command if isinstance(self._command, str) else self._command[0]
+        return f"service {self.name} could not start {what!r}: {exc.strerror or exc}"
+
+    # --- supervision -------------------------------------------------------------------------------
+
+    def _spawn(self) -> subprocess.Popen:
+        """Start one run of the process (lock held only around the bookkeeping). Raises OSError."""
+        with self._cond:
+            if self._stopping:
+                raise InterruptedError("stopping")
+            child = Popen(self._command, shell=self._shell, env=self._env, cwd=self._cwd,
+                          stdin=subprocess.DEVNULL, start_new_session=True)
+            self._child, self._pid, self._pgid = child, child.pid, child.pid
+            self._spawned = True
+            self._started_at = time.time()
+            self._exit_code = None
+            self._generation += 1
+            self._health = "starting" if self._probe is not None else None
+            self._state = "starting" if self._probe is not None else "running"
+            self._cond.notify_all()
+        try:
+            fcntl.fcntl(child.stdout.fileno(), _F_SETPIPE_SZ, _PIPE_SIZE)
+        except OSError:
+            pass
+        if self.on_spawn is not None:
+            self.on_spawn(self.name, child.pid, child.pid, pgroups.process_start_time(child.pid))
+        return child
+
+    def _supervise(self, child: subprocess.Popen | None) -> None:
+        try:
+            while child is not None:
+                began = time.monotonic()
+                code = self._run(child)
+                delay = self._after_exit(child, code, time.monotonic() - began)
+                child = None
+                if delay is None or self._stop_event.wait(delay):
+                    break
+                try:
+                    child = self._spawn()
+                except InterruptedError:
+                    break
+                except OSError as exc:
+                    self.sink.note(self._spawn_error(exc))
+                    with self._cond:
+                        self._state, self._done, self._message = "failed", True, self._spawn_error(exc)
+        finally:
+            with self._cond:
+                if self._stopping:
+                    self._state = "stopped"
+                self._done = True
+                self._cond.notify_all()
+
+    def _after_exit(self, child: subprocess.Popen, code: int, ran: float) -> float | None:
+        """Record an exit and apply the restart policy: the backoff delay, or None for no restart."""
+        if self.on_exit is not None:
+            self.on_exit(self.name, child.pid, code)
+        policy, limit = self.service.restart, self.service.max_restarts
+        with self._cond:
+            self._exit_code = code
+            self._health = None
+            self._completed_ok = self._completed_ok or code == 0
+            self._cond.notify_all()
+            if ran >= self.stable_after:
+                self._in_a_row = 0
+            if self._stopping:
+                self._state = "stopped"
+                note, delay = f"stopped ({describe_exit(code)})", None
+            elif not (policy == "always" or (policy == "on-failure" and code != 0)):
+                self._state = "exited" if code == 0 else "failed"
+                self._message = describe_exit(code)
+                note, delay = self._message, None
+            elif limit is not None and self._in_a_row >= limit:
+                self._state = "crash-looping"
+                self._message = f"{describe_exit(code)}; gave up after {self._in_a_row} restarts in a row"
+                note, delay = self._message, None
+            else:
+                self._in_a_row += 1
+                self._restarts += 1
+                delay = min(self.backoff_base * 2 ** (self._in_a_row - 1), self.backoff_max)
+                self._state = "crash-looping" if self._in_a_row >= 2 and ran < self.stable_after else "restarting"
+                self._message = f"{describe_exit(code)}; restarting in {delay:.1f}s"
+                note = self._message
+            self._cond.notify_all()
+        self.sink.note(note)
+        return delay
+
+    def _run(self, child: subprocess.Popen) -> int:
+        """Read the output of one run until the process has exited and the pipe is done; return the code."""
+        out = child.stdout.fileno()
+        pidfd = os.pidfd_open(child.pid)
+        ended = threading.Event()
+        prober = None
+        if self._probe is not None:
+            prober = threading.Thread(target=self._probe_loop, args=(self._generation, ended),
+                                      name=f"locald-probe-{self.name}", daemon=True)
+            prober.start()
+        poller = select.poll()
+        poller.register(out, select.POLLIN)
+        poller.register(pidfd, select.POLLIN)
+        code: int | None = None
+        kill_at: float | None = None  # leftovers of a process that exited on its own get the grace period too
+        group_gone_at: float | None = None
+        try:
+            while True:
+                timeout = None if code is None else 100  # ms; only while winding down
+                for fd, _ in poller.poll(timeout):
+                    if fd == out:
+                        data = os.read(out, _READ_SIZE)
+                        if data:
+                            self.sink.feed(data)
+                        else:
+                            poller.unregister(out)
+                            out = -1
+                    elif fd == pidfd:
+                        poller.unregister(pidfd)
+                        code = child.wait()
+                        ended.set()
+                        with self._cond:
+                            self._cond.notify_all()
+                        if not self._stopping and pgroups.group_alive(child.pid):
+                            pgroups.signal_group(child.pid, self.stop_signal)
+                            kill_at = time.monotonic() + self.service.stop_grace_period
+                if code is None:
+                    continue
+                if out == -1:
+                    break
+                now = time.monotonic()
+                if kill_at is not None and now >= kill_at:
+                    pgroups.signal_group(child.pid, signal.SIGKILL)
+                    kill_at = None
+                # The group is gone but the pipe is still open: an escaped descendant holds it. Do not wait.
+                if group_gone_at is None and not pgroups.group_alive(child.pid):
+                    group_gone_at = now
+                if group_gone_at is not None and now - group_gone_at >= self.drain_limit:
+                    break
+        finally:
+            ended.set()
+            os.close(pidfd)
+            child.stdout.close()
+            if code is None:
+                code = child.wait()
+        return code
+
+    def _probe_loop(self, generation: int, ended: threading.Event) -> None:
+        """Probe at once, then every STARTING_INTERVAL until the first success (so a ready service is
+        noticed quickly), then every `interval` to keep `health` current: unhealthy after `retries`
+        failures in a row. Before the first success, failures count only past an explicit start_period."""
+        probe = self._probe
+        check = self.service.health_check
+        interval = check.interval if check else 1.0
+        retries = check.retries if check else 3
+        start_period = check.start_period if check else 0.0
+        began = time.monotonic()
+        failures = attempts = 0
+        was_healthy = False
+        while not ended.is_set():
+            ok = probe()
+            attempts += 1
+            with self._cond:
+                if ended.is_set() or generation != self._generation or self._stopping:
+                    return
+                if ok:
+                    failures = 0
+                    was_healthy = True
+                    if self._health != "healthy":
+                        self._health = self._state = "healthy"
+                        self._cond.notify_all()
+                else:
+                    failures += 1
+                    counts = was_healthy or (start_period > 0 and time.monotonic() - began >= start_period)
+                    if counts and failures >= retries and self._health != "unhealthy":
+                        self._health = self._state = "unhealthy"
+                        self._cond.notify_all()
+            # While starting: 50, 100, ... then every 250 ms, so a quick service is not held back.
+            if ended.wait(interval if was_healthy else min(STARTING_INTERVAL, 0.05 * attempts)):
+                return
