@@ -12,6 +12,8 @@ import signal
 import time
 from pathlib import Path
 
+from .pgroups import is_same_process, processes_with_env
+
 MARKER = "LOCALD_STATE_DIR"
 
 
@@ -20,28 +22,7 @@ def marker_env(state_dir: Path) -> dict[str, str]:
 
 
 def find_leftovers(state_dir: Path) -> list[int]:
-    needle = f"{MARKER}={state_dir.resolve()}".encode() + b"\0"
-    me = os.getpid()
-    found = []
-    for entry in os.scandir("/proc"):
-        if not entry.name.isdigit() or int(entry.name) == me:
-            continue
-        try:
-            with open(f"/proc/{entry.name}/environ", "rb") as fh:
-                env = fh.read()
-        except OSError:
-            continue
-        if needle in env or env.endswith(needle[:-1]):
-            found.append(int(entry.name))
-    return found
-
-
-def _alive(pid: int) -> bool:
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as fh:
-            return fh.read().rsplit(b")", 1)[1].split()[0] != b"Z"
-    except (OSError, IndexError):
-        return False
+    return processes_with_env(marker_env(state_dir))
 
 
 def kill_leftovers(state_dir: Path, grace: float = 2.0) -> int:
@@ -53,7 +34,7 @@ def kill_leftovers(state_dir: Path, grace: float = 2.0) -> int:
         except ProcessLookupError:
             pass
     deadline = time.monotonic() + grace
-    while time.monotonic() < deadline and any(_alive(p) for p in pids):
+    while time.monotonic() < deadline and any(is_same_process(p, None) for p in pids):
         time.sleep(0.05)
     for pid in find_leftovers(state_dir):  # again: a dying parent may have spawned something
         try:

@@ -7,7 +7,6 @@ dependency order, one level at a time, each level in parallel.
 
 from __future__ import annotations
 
-import os
 import queue
 import threading
 import time
@@ -16,7 +15,6 @@ from pathlib import Path
 from ..config.model import Dependency
 from ..errors import LocaldError
 from ..plan import Plan, port_is_free, remember_ports
-from .cleanup import marker_env
 from .output import LogSink, Printer
 from .state import StateStore, log_dir
 
@@ -101,8 +99,7 @@ class Coordinator:
             if self.store:
                 self.store.add_process(svc, pid, pgid, start_time)
 
-        base = {**os.environ, **marker_env(self.plan.state_dir)}
-        return ProcessRunner(self.plan.service(name), self.plan, self.sinks[name], on_spawn=on_spawn, base_env=base)
+        return ProcessRunner(self.plan.service(name), self.plan, self.sinks[name], on_spawn=on_spawn)
 
     def _dependencies_met(self, name: str) -> None:
         """Block until each dependency meets its condition; raise on a required one that cannot."""
@@ -135,7 +132,9 @@ class Coordinator:
 
     def up(self) -> None:
         """Start the selection; on any failure stop what was started and raise."""
-        self.sinks = {n: LogSink(n, log_dir(self.plan.state_dir), self.printer) for n in self.names}
+        # Processes' logs start afresh each run (as a new container's do); containers' stay in the engine.
+        self.sinks = {n: LogSink(n, None if self.is_container(n) else log_dir(self.plan.state_dir), self.printer,
+                                 truncate=True) for n in self.names}
         for name in self.names:
             self._status(name, status="waiting", kind=self.plan.service(name).kind)
             if not self.is_container(name):
@@ -239,7 +238,7 @@ class Coordinator:
             name = head.strip().decode(errors="replace")
             sink = self.sinks.get(name) if sep else None
             if sink:
-                sink.feed(rest[1:] if rest.startswith(b" ") else rest, to_file=False)
+                sink.feed(rest[1:] if rest.startswith(b" ") else rest)
 
     # --- stop --------------------------------------------------------------------------------------
 

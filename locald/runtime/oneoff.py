@@ -26,9 +26,11 @@ def exec_in_service(project: Project, name: str, argv: list[str]) -> None:
         cmd = ["docker", "compose", "-f", str(compose), "-p", plan.compose_project, "--project-directory",
                str(project.root), "--env-file", os.devnull, "run", "--rm", "--no-deps", name, *argv]
         os.execvp(cmd[0], cmd)
+    from .cleanup import MARKER
     from .processes import process_env
 
     env = process_env(service, plan)
+    env.pop(MARKER, None)  # a one-off is the user's: neither `down` nor crash cleanup may kill it
     cwd = project.root / (service.workdir or ".")
     if not argv:
         raise LocaldError("nothing to run: give a command after `--`, e.g. locald run web -- env")
