@@ -50,7 +50,7 @@ def test_process_waits_for_a_container_that_becomes_healthy_late(stack_factory, 
         image = "redis:7"
         container_port = 6379
         command = ["sh", "-c", "sleep 3; exec redis-server --protected-mode no"]
-        health_check = {{ command = "redis-cli ping", interval = "300ms" }}
+        health_check = {{ command = "redis-cli ping", interval = "300ms", start_period = "20s" }}
 
         [services.client]
         type = "worker"

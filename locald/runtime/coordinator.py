@@ -228,17 +228,10 @@ class Coordinator:
         proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                                 cwd=self.plan.project.root, start_new_session=True)
         self._log_followers.append(proc)
-        t = threading.Thread(target=self._pump_compose_logs, args=(proc,), daemon=True)
-        t.start()
+        from .logs import pump_compose_logs
 
-    def _pump_compose_logs(self, proc) -> None:
-        # `docker compose logs` prefixes each line with "NAME  | " (no colour when not a tty): route by name.
-        for raw in iter(proc.stdout.readline, b""):
-            head, sep, rest = raw.partition(b"|")
-            name = head.strip().decode(errors="replace")
-            sink = self.sinks.get(name) if sep else None
-            if sink:
-                sink.feed(rest[1:] if rest.startswith(b" ") else rest)
+        t = threading.Thread(target=pump_compose_logs, args=(proc.stdout, self.sinks), daemon=True)
+        t.start()
 
     # --- stop --------------------------------------------------------------------------------------
 
@@ -321,9 +314,12 @@ class Coordinator:
         self._status(name, status="started")
 
     def snapshot(self) -> dict[str, dict]:
-        out = {}
-        for name, runner in self.runners.items():
-            out[name] = runner.status()
+        """Live status of every service of this run, for `locald status`."""
+        out = {name: runner.status() for name, runner in self.runners.items()}
+        if self.containers:
+            for name, info in self.containers.status().items():
+                if name in self.started:
+                    out[name] = {**info, "state": info.get("state"), "health": info.get("health")}
         return out
 
 

@@ -11,8 +11,20 @@ from pathlib import Path
 
 from ..config.model import Project
 from ..plan import make_plan
+from .containers import log_line_service
 from .output import Printer
 from .state import log_dir
+
+
+def pump_compose_logs(stream, sinks: dict) -> None:
+    """Route `docker compose logs` output ("NAME-1  | line", no colour without a tty) to each service's sink."""
+    for raw in iter(stream.readline, b""):
+        head, sep, rest = raw.partition(b"|")
+        if not sep:
+            continue
+        sink = sinks.get(log_line_service(head.decode(errors="replace")))
+        if sink:
+            sink.feed(rest[1:] if rest.startswith(b" ") else rest)
 
 
 def _tail(path: Path, n: int | None) -> tuple[list[bytes], int]:
@@ -70,11 +82,7 @@ def show(project: Project, names: list[str], follow: bool, tail: int | None, pri
             argv = runtime.logs_command(containers, follow=follow, tail=tail)
             proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                                     cwd=project.root)
-            for raw in iter(proc.stdout.readline, b""):
-                head, sep, rest = raw.partition(b"|")
-                sink = sinks.get(head.strip().decode(errors="replace")) if sep else None
-                if sink:
-                    sink.feed(rest[1:] if rest.startswith(b" ") else rest)
+            pump_compose_logs(proc.stdout, sinks)
             proc.wait()
     try:
         while follow and any(t.is_alive() for t in threads):
