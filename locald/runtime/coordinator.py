@@ -224,7 +224,7 @@ class Coordinator:
         """Stream the engine's logs of these containers into their sinks, through our own Popen."""
         import subprocess
 
-        argv = self.containers.logs_command(names, follow=True, tail=0)
+        argv = self.containers.logs_command(names, follow=True)  # fresh containers: all of it
         proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                                 cwd=self.plan.project.root, start_new_session=True)
         self._log_followers.append(proc)
