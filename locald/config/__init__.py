@@ -56,7 +56,8 @@ def check_source(source: Source, path: Path) -> Checked:
     if problems:
         return Checked(source.file, problems, None)
     data = source.data
-    services = {name: build_service(name, raw) for name, raw in data.get("services", {}).items()}
+    services = {name: build_service(name, raw) for name, raw in data.get("services", {}).items()
+                if not name.startswith("x-")}  # x- keys are extensions, not services
     services.update({n: s for n, s in adopted.items() if n not in services})
     compose = data.get("compose", {})
     project = Project(

@@ -115,6 +115,11 @@ class Project:
         return [s for s in self.services.values() if s.is_container]
 
 
+def _int(value):
+    """Draft-07 (and so the schema) accepts 3000.0 as an integer; the runtime wants 3000."""
+    return int(value) if isinstance(value, float) else value
+
+
 def _command(value):
     return tuple(value) if isinstance(value, list) else value
 
@@ -135,10 +140,10 @@ def _health(raw) -> HealthCheck | None:
         type=kind,
         path=raw.get("path", "/"),
         command=_command(raw.get("command")),
-        port=raw.get("port"),
+        port=_int(raw.get("port")),
         interval=parse_duration(raw.get("interval", 1)),
         timeout=parse_duration(raw.get("timeout", 5)),
-        retries=raw.get("retries", 3),
+        retries=_int(raw.get("retries", 3)),
         start_period=parse_duration(raw.get("start_period", 0)),
     )
 
@@ -173,13 +178,13 @@ def build_service(name: str, raw: dict[str, Any]) -> Service:
         workdir=raw.get("workdir"),
         env={k: _env_value(v) for k, v in raw.get("env", {}).items()},
         env_file=(env_file,) if isinstance(env_file, str) else tuple(env_file),
-        port=raw.get("port"),
+        port=_int(raw.get("port")),
         depends_on=_dependencies(raw.get("depends_on")),
         health_check=_health(raw.get("health_check")),
         stop_signal=_signal_name(raw.get("stop_signal", "SIGTERM")),
         stop_grace_period=parse_duration(raw.get("stop_grace_period", 10)),
         restart=raw.get("restart", "no"),
-        max_restarts=raw.get("max_restarts"),
+        max_restarts=_int(raw.get("max_restarts")),
     )
     if kind in PROCESS_KINDS:
         return ProcessService(path=raw.get("path", "." if kind == "site" else None), **common)
@@ -188,7 +193,7 @@ def build_service(name: str, raw: dict[str, Any]) -> Service:
     return ContainerService(
         image=raw.get("image"),
         build={"context": build} if isinstance(build, str) else build,
-        container_port=raw.get("container_port"),
+        container_port=_int(raw.get("container_port")),
         ports=tuple(raw.get("ports", ())),
         volumes=tuple(raw.get("volumes", ())),
         entrypoint=_command(raw.get("entrypoint")),

@@ -1,11 +1,13 @@
 """Check a loaded document against schema/locald.schema.json and word the errors for people.
 
 Draft-07 on purpose: editors (Taplo, Tombi) ignore newer keywords, and the terminal must agree
-with the editor.
+with the editor. The checking itself is done by .draft7 (a small validator: jsonschema costs more
+to import than the rest of `locald validate`); this module turns its errors into Problems.
 """
 
 from __future__ import annotations
 
+import datetime
 import difflib
 import json
 import re
@@ -14,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import Problem
+from .draft7 import SchemaError, Validator
 from .source import Source
 
 
@@ -35,10 +38,11 @@ def schema() -> dict:
 
 
 @lru_cache(maxsize=1)
-def _validator():
-    from jsonschema import Draft7Validator  # ~60 ms: only when something is validated
+def validator() -> Validator:
+    return Validator(schema())
 
-    return Draft7Validator(schema())
+
+_SIMPLE_KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*")
 
 
 def json_path(path) -> str:
@@ -46,10 +50,10 @@ def json_path(path) -> str:
     for part in path:
         if isinstance(part, int):
             out += f"[{part}]"
-        elif re.fullmatch(r"[A-Za-z_][A-Za-z0-9_-]*", part):
+        elif _SIMPLE_KEY.fullmatch(part):
             out += f".{part}"
         else:
-            out += "[" + json.dumps(part) + "]"
+            out += "[" + json.dumps(part, ensure_ascii=False) + "]"
     return out
 
 
@@ -58,12 +62,15 @@ def did_you_mean(word: str, choices) -> str:
     return f" (did you mean '{close[0]}'?)" if close else ""
 
 
+_NO_CNB = ("Cloud Native Buildpacks builds are not supported: build with a Dockerfile "
+           "(`build = \"./dir\"`) or use `image`")
+
 # Advice for keys people bring from the original locald or from compose.
 _KEY_HINTS = {
     "args": "put the program and its arguments in `command` as an array: command = [\"bash\", \"-c\", \"…\"]",
     "service": "services are declared as [services.NAME]",
-    "builder": "Cloud Native Buildpacks builds are not supported: build with a Dockerfile (`build = \"./dir\"`) or use `image`",
-    "buildpacks": "Cloud Native Buildpacks builds are not supported: build with a Dockerfile (`build = \"./dir\"`) or use `image`",
+    "builder": _NO_CNB,
+    "buildpacks": _NO_CNB,
     "environment": "locald calls it `env`",
     "working_dir": "locald calls it `workdir`",
     "healthcheck": "locald calls it `health_check`",
@@ -82,11 +89,17 @@ def _describe(value: Any) -> str:
     if isinstance(value, (int, float)):
         return f"the number {value}"
     if isinstance(value, str):
-        return f"the string {json.dumps(value)}"
+        return f"the string {json.dumps(value, ensure_ascii=False)}"
     if isinstance(value, list):
         return "an array"
     if isinstance(value, dict):
         return "a table"
+    if isinstance(value, datetime.datetime):
+        return "a date-time"
+    if isinstance(value, datetime.date):
+        return "a date"
+    if isinstance(value, datetime.time):
+        return "a time"
     return type(value).__name__
 
 
@@ -94,77 +107,96 @@ _TYPE_WORDS = {"string": "a string", "integer": "an integer", "number": "a numbe
                "array": "an array", "object": "a table", "null": "nothing"}
 
 
-def _message(err) -> str:
-    v, inst, sch = err.validator, err.instance, err.schema
-    defs = schema()["definitions"]
-    if sch is defs["duration"] or sch == defs["duration"]:
-        return f"expected a duration (seconds as a number, or a string like '10s' or '1m30s'), got {_describe(inst)}"
+def _words(items: list[str]) -> str:
+    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " or " + items[-1]
+
+
+def _expected(types) -> str:
+    types = [types] if isinstance(types, str) else types
+    return _words([_TYPE_WORDS.get(t, t) for t in dict.fromkeys(types)])
+
+
+# Patterns are not for people: say what the value should look like instead.
+_PATTERN_WORDS = {
+    "stop_signal": "a signal name (e.g. 'SIGINT')",
+    "domain": "a host name (letters, digits, '-' and '.')",
+}
+
+_DURATION = ("expected a duration (seconds as a number, or a string like '10s' or '1m30s'), got ")
+
+
+def _message(err: SchemaError) -> str:
+    v, inst, value = err.keyword, err.instance, err.value
+    last = err.path[-1] if err.path else None
+    if err.schema is schema()["definitions"]["duration"]:
+        return _DURATION + _describe(inst)
     if v == "type":
-        want = err.validator_value
-        want = [want] if isinstance(want, str) else want
-        return f"expected {' or '.join(_TYPE_WORDS.get(t, t) for t in want)}, got {_describe(inst)}"
+        return f"expected {_expected(value)}, got {_describe(inst)}"
     if v == "enum":
-        return f"{_describe(inst)} is not one of: {', '.join(json.dumps(x) for x in err.validator_value)}"
+        return f"{_describe(inst)} is not one of: {', '.join(json.dumps(x) for x in value)}"
     if v == "required":
-        missing = [k for k in err.validator_value if isinstance(inst, dict) and k not in inst]
-        if missing == ["context"] and err.absolute_path and err.absolute_path[-1] == "build":
+        missing = [k for k in value if k not in inst]
+        if missing == ["context"] and last == "build":
             return ("`build` needs a `context` directory with a Dockerfile "
                     "(Cloud Native Buildpacks builds of the original locald are not supported)")
         return "missing required key " + ", ".join(f"'{k}'" for k in missing)
     if v == "minimum":
-        return f"must be at least {err.validator_value}, got {inst}"
+        return f"must be at least {value}, got {inst}"
     if v == "maximum":
-        return f"must be at most {err.validator_value}, got {inst}"
+        return f"must be at most {value}, got {inst}"
     if v == "minLength":
         return "must not be empty"
     if v == "minItems":
         return "must not be an empty array"
     if v == "propertyNames":
-        return (f"service name {json.dumps(inst)} cannot be used as a compose service name: use lowercase letters, "
-                "digits, '-' and '_', starting with a letter or digit")
+        if len(err.path) == 2 and err.path[0] == "services":
+            return (f"service name {json.dumps(inst, ensure_ascii=False)} cannot be used as a compose service name: "
+                    "use lowercase letters, digits, '-' and '_', starting with a letter or digit")
+        return f"{json.dumps(inst, ensure_ascii=False)} is not an allowed name here"
     if v == "pattern":
-        if err.absolute_path and err.absolute_path[-1] == "stop_signal":
-            return f"{_describe(inst)} is not a signal name (e.g. 'SIGINT')"
-        return f"{_describe(inst)} does not have the expected form ({err.validator_value})"
-    return err.message
+        return f"{_describe(inst)} is not {_PATTERN_WORDS.get(last, 'of the expected form (' + value + ')')}"
+    if v in ("anyOf", "oneOf"):  # no branch accepts even the type
+        types = [e.value for e in err.context if e.keyword == "type" and e.path == err.path]
+        flat = [t for ts in types for t in ([ts] if isinstance(ts, str) else ts)]
+        if flat:
+            return f"expected {_expected(flat)}, got {_describe(inst)}"
+        return "does not match any of the accepted forms"
+    return f"`{v}` check failed"
 
 
-def _leaves(err):
-    """The most specific errors under a oneOf/anyOf, as jsonschema's best_match would pick."""
-    from jsonschema.exceptions import best_match
+def _leaves(err: SchemaError) -> list[SchemaError]:
+    """The errors to show for one error: under anyOf/oneOf, those of the branch the user meant.
 
-    if err.validator in ("anyOf", "oneOf") and err.context:
-        if err.schema is schema()["definitions"]["duration"]:
-            return [err]
-        return [best_match(err.context)]
-    return [err]
+    The branch meant is the one whose type matches the value (`depends_on.db = "ready"` meant the
+    condition string, not the table); when no branch takes the type, one message lists the types.
+    """
+    if err.keyword not in ("anyOf", "oneOf") or err.schema is schema()["definitions"]["duration"]:
+        return [err]
+    branches: dict[int, list[SchemaError]] = {}
+    for e in err.context:
+        branches.setdefault(e.branch, []).append(e)
+    meant = [errs for errs in branches.values()
+             if not any(e.keyword == "type" and e.path == err.path for e in errs)]
+    if len(meant) != 1:
+        return [err]
+    return [leaf for e in meant[0] for leaf in _leaves(e)]
 
 
 def validate(source: Source) -> list[Problem]:
+    """Every schema problem of the document, located."""
     problems: list[Problem] = []
     seen: set[tuple] = set()
-    for err in _validator().iter_errors(source.data):
+    for err in validator().iter_errors(source.data):
         for leaf in _leaves(err):
-            path = tuple(leaf.absolute_path)
-            if leaf.validator == "additionalProperties" and isinstance(leaf.instance, dict):
+            path = leaf.path
+            if leaf.keyword == "additionalProperties":
                 allowed = set(leaf.schema.get("properties", {}))
-                patterns = list(leaf.schema.get("patternProperties", {}))
-                for key in leaf.instance:
-                    if key in allowed or any(re.search(p, key) for p in patterns):
-                        continue
-                    kp = path + (key,)
-                    if kp not in seen:
-                        seen.add(kp)
-                        line, col = source.locate(kp)
-                        problems.append(Problem(source.file, line, col, json_path(kp), _unknown_key_message(key, allowed)))
+                message = _unknown_key_message(path[-1], allowed)
+            else:
+                message = _message(leaf)
+            if (path, message) in seen:
                 continue
-            if "propertyNames" in leaf.absolute_schema_path:
-                path = path + (leaf.instance,)
-                leaf.validator = "propertyNames"
-            key = (path, leaf.validator)
-            if key in seen or path in seen:
-                continue
-            seen.add(key)
+            seen.add((path, message))
             line, col = source.locate(path)
-            problems.append(Problem(source.file, line, col, json_path(path), _message(leaf)))
+            problems.append(Problem(source.file, line, col, json_path(path), message))
     return problems

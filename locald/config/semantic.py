@@ -7,6 +7,7 @@ every mistake; each check skips values of the wrong type (the schema already rep
 from __future__ import annotations
 
 import re
+import signal
 from typing import Any, Iterator
 
 from ..errors import Problem
@@ -24,11 +25,32 @@ _KIND_WORDS = {"exec": "a host process", "worker": "a host process (worker)", "s
                "container": "a container", "postgres": "a postgres container"}
 
 
+_SIGNAL_FORM = re.compile(r"^(SIG)?[A-Z0-9+-]+$")  # the schema's pattern: anything else was reported there
+_SIGNALS = sorted(s.name for s in signal.Signals if not s.name.startswith("SIG_"))
+_REALTIME = re.compile(r"^SIGRTM(IN(\+[0-9]+)?|AX(-[0-9]+)?)$")
+
+
+def is_signal(name: str) -> bool:
+    """A signal this machine knows: SIGINT or INT, SIGRTMIN+3."""
+    full = name if name.startswith("SIG") else "SIG" + name
+    return full in _SIGNALS or bool(_REALTIME.match(full))
+
+
 def _services(data: dict) -> dict[str, dict]:
     services = data.get("services")
     if not isinstance(services, dict):
         return {}
-    return {k: v for k, v in services.items() if isinstance(v, dict)}
+    return {k: v for k, v in services.items() if isinstance(v, dict) and not k.startswith("x-")}
+
+
+def fixed_port(raw: dict) -> int | None:
+    """The fixed host port of a raw service, when it has a valid one (3000.0 counts: draft-07 integer)."""
+    port = raw.get("port")
+    if isinstance(port, bool) or not isinstance(port, (int, float)):
+        return None
+    if isinstance(port, float) and not port.is_integer():  # also NaN and infinities
+        return None
+    return int(port) if 1 <= port <= 65535 else None
 
 
 def dependency_names(raw: dict) -> Iterator[tuple[str, Any]]:
@@ -61,6 +83,9 @@ def check(source: Source, known_services: set[str] = frozenset()) -> list[Proble
             if key in raw and kind not in kinds:
                 report(base + (key,), f"`{key}` does not apply to {_KIND_WORDS[kind]} (type = \"{kind}\")"
                        + ("" if key != "image" else "; set type = \"container\" or remove `type`"))
+        stop = raw.get("stop_signal")
+        if isinstance(stop, str) and _SIGNAL_FORM.match(stop) and not is_signal(stop):
+            report(base + ("stop_signal",), f"unknown signal '{stop}'{did_you_mean(stop.upper(), _SIGNALS)}")
         if kind == "worker" and "port" in raw:
             report(base + ("port",), "a worker gets no port; use type = \"exec\" for a service that listens")
         if kind == "site" and "command" in raw:
@@ -90,6 +115,9 @@ def check(source: Source, known_services: set[str] = frozenset()) -> list[Proble
                         elif fld not in REFERENCE_FIELDS:
                             report(where, f"${{services.{target}.{fld}}}: unknown field '{fld}'; "
                                    f"use one of {', '.join(REFERENCE_FIELDS)}")
+                        elif fld != "host" and target in services and kind_of(services[target]) == "worker":
+                            report(where, f"${{services.{target}.{fld}}}: '{target}' is a worker and has no port; "
+                                   "make it type = \"exec\" if it listens")
 
     _port_clashes(services, report)
     _cycles(services, report)
@@ -99,36 +127,43 @@ def check(source: Source, known_services: set[str] = frozenset()) -> list[Proble
 def _port_clashes(services: dict[str, dict], report) -> None:
     owner: dict[int, str] = {}
     for name, raw in services.items():
-        port = raw.get("port")
-        if isinstance(port, int) and not isinstance(port, bool):
-            if port in owner:
-                report(("services", name, "port"), f"port {port} is already used by service '{owner[port]}'")
-            else:
-                owner[port] = name
+        port = fixed_port(raw)
+        if port is None:
+            continue
+        if port in owner:
+            report(("services", name, "port"), f"port {port} is already used by service '{owner[port]}'")
+        else:
+            owner[port] = name
 
 
 def _cycles(services: dict[str, dict], report) -> None:
-    graph = {n: [d for d, _ in dependency_names(raw) if d in services and d != n] for n, raw in services.items()}
+    """Report each dependency cycle once, at the edge that closes it. Iterative: a long chain of
+    services must not hit Python's recursion limit."""
+    graph = {n: [(d, e) for d, e in dependency_names(raw) if d in services and d != n] for n, raw in services.items()}
     state: dict[str, int] = {}  # 1 = on the stack, 2 = done
-    stack: list[str] = []
     reported: set[frozenset] = set()
-
-    def visit(node: str) -> None:
-        state[node] = 1
-        stack.append(node)
-        for dep in graph[node]:
+    for root in graph:
+        if root in state:
+            continue
+        state[root] = 1
+        stack = [root]
+        edges = [iter(graph[root])]
+        while edges:
+            node = stack[-1]
+            step = next(edges[-1], None)
+            if step is None:
+                state[node] = 2
+                stack.pop()
+                edges.pop()
+                continue
+            dep, elem = step
             if state.get(dep) == 1:
                 cycle = stack[stack.index(dep):] + [dep]
                 key = frozenset(cycle)
                 if key not in reported:
                     reported.add(key)
-                    elem = next(e for d, e in dependency_names(services[node]) if d == dep)
                     report(("services", node, "depends_on", elem), "dependency cycle: " + " → ".join(cycle))
             elif dep not in state:
-                visit(dep)
-        stack.pop()
-        state[node] = 2
-
-    for node in graph:
-        if node not in state:
-            visit(node)
+                state[dep] = 1
+                stack.append(dep)
+                edges.append(iter(graph[dep]))

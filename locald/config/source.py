@@ -8,7 +8,7 @@ and records where every key, array element and table header starts.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -25,11 +25,13 @@ class Source:
 
     file: str
     data: dict[str, Any]
-    positions: dict[tuple, tuple[int, int]] = field(default_factory=dict)
+    positions: dict[tuple, tuple[int, int]] | None = None  # None: scanned on first use (a valid file never is)
     text: str = ""
 
     def locate(self, path: tuple) -> tuple[int, int]:
         """The position of `path`, or of its nearest ancestor that has one."""
+        if self.positions is None:
+            self.positions = scan_positions(self.text)
         path = tuple(path)
         while path:
             if path in self.positions:
@@ -44,15 +46,22 @@ class TomlSyntaxError(Exception):
         self.problem = problem
 
 
+# tomli's words, completed where they leave a user guessing.
+_SYNTAX_HINTS = {
+    "Illegal character '\\n'": ": a string is not closed on its line (use \"\"\"...\"\"\" for a string over several lines)",
+}
+
+
 def load_text(text: str, file: str) -> Source:
     try:
         data = tomli.loads(text)
     except tomli.TOMLDecodeError as exc:
         msg = getattr(exc, "msg", None) or str(exc).split(" (at ")[0]
+        msg += _SYNTAX_HINTS.get(msg, "")
         raise TomlSyntaxError(
             Problem(file, getattr(exc, "lineno", 1) or 1, getattr(exc, "colno", 1) or 1, "", f"TOML syntax error: {msg}")
         ) from None
-    return Source(file, data, scan_positions(text), text)
+    return Source(file, data, None, text)
 
 
 def load_file(path: Path, display: str | None = None) -> Source:
@@ -72,6 +81,9 @@ def load_file(path: Path, display: str | None = None) -> Source:
 
 
 _BARE = re.compile(r"[A-Za-z0-9_-]+")
+# A date-time may contain a space ("1979-05-27 07:32:00"): match it whole before the generic scalar.
+_DATETIME = re.compile(r"\d{4}-\d{2}-\d{2}(?:[Tt ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:[Zz]|[+-]\d{2}:\d{2})?)?")
+_SCALAR = re.compile(r"[^,\]}\s#]+")
 _WS = " \t"
 
 
@@ -142,6 +154,8 @@ class _Scanner:
         s, q = self.s, self.s[self.i]
         if s.startswith(q * 3, self.i):
             end = s.find(q * 3, self.i + 3)
+            while q == '"' and end > 0 and _escaped(s, end):  # \""" inside a basic string is content
+                end = s.find(q * 3, end + 1)
             end = len(s) if end < 0 else end
             while s.startswith(q, end + 3):  # up to two extra quotes belong to the content
                 end += 1
@@ -191,7 +205,7 @@ class _Scanner:
                 if self.peek() == ",":
                     self.i += 1
         else:
-            m = re.compile(r"[^,\]}\s#]+").match(self.s, self.i)
+            m = _DATETIME.match(self.s, self.i) or _SCALAR.match(self.s, self.i)
             self.i = m.end() if m else self.i + 1
 
     def keyval(self, table: tuple) -> None:
@@ -206,17 +220,21 @@ class _Scanner:
             self.value(path)
 
     def header(self) -> tuple:
+        start = self.i
         aot = self.s.startswith("[[", self.i)
         self.i += 2 if aot else 1
         path: tuple = ()
-        for name, off in self.key():
+        parts = self.key()
+        for k, (name, off) in enumerate(parts):
             path = path + (name,)
             self.mark(path, off)
+            if path in self.aot_counts and not (aot and k == len(parts) - 1):
+                path = path + (self.aot_counts[path] - 1,)  # [a.b] after [[a]]: inside a's last element
         if aot:
             n = self.aot_counts.get(path, 0)
             self.aot_counts[path] = n + 1
             path = path + (n,)
-            self.mark(path, self.i)
+            self.mark(path, start)  # the element is the whole [[header]]: point at its start
         self.skip_line()
         return path
 
@@ -233,6 +251,14 @@ class _Scanner:
                 self.keyval(table)
                 if self.i == before:  # not a key: never loop forever on odd input
                     self.skip_line()
+
+
+def _escaped(s: str, i: int) -> bool:
+    """Whether s[i] is preceded by an odd number of backslashes."""
+    n = 0
+    while i - n - 1 >= 0 and s[i - n - 1] == "\\":
+        n += 1
+    return n % 2 == 1
 
 
 def scan_positions(text: str) -> dict[tuple, tuple[int, int]]:
