@@ -20,7 +20,6 @@ from pathlib import Path
 from typing import Callable
 
 from ..compose.translate import has_healthcheck, to_compose
-from ..errors import LocaldError
 from ..plan import Plan
 from ..presets import container_port_of, image_of
 from . import docker_errors, engine

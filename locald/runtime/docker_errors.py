@@ -90,7 +90,7 @@ def start_failed(stderr: str, services_by_port: dict[int, str], names: list[str]
         who = services_by_port.get(port)
         svc = f" of container service '{who}'" if who else ""
         return LocaldError(f"host port {port}{svc} is already in use" + (f" by {holder}" if holder else "")
-                           + ". Stop that program, or change `port` in locald.toml (remove it to let locald pick "
+                           + ". Stop it, or change `port` in locald.toml (remove it to let locald pick "
                            "a free one)")
     detail = _last_error_line(stderr)
     if "no such image" in detail.lower() or "pull access denied" in detail.lower():
