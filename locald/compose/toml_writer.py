@@ -14,14 +14,17 @@ _ESCAPES = {"\\": "\\\\", '"': '\\"', "\b": "\\b", "\t": "\\t", "\n": "\\n", "\f
 
 
 def key(k: str) -> str:
-    return k if _BARE_KEY.fullmatch(k) else string(k)
+    return k if _BARE_KEY.fullmatch(k) else '"' + _escape(k, keep_newlines=False) + '"'
+
 
 
 def _escape(s: str, keep_newlines: bool) -> str:
     out = []
-    for ch in s:
+    for i, ch in enumerate(s):
         if ch == "\n" and keep_newlines:
             out.append(ch)
+        elif ch == '"' and keep_newlines and not s.startswith('""', i + 1) and i != len(s) - 1:
+            out.append(ch)  # a lone quote needs no escape inside """…"""
         elif ch in _ESCAPES:
             out.append(_ESCAPES[ch])
         elif ord(ch) < 0x20 or ord(ch) == 0x7F:
