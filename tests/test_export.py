@@ -58,7 +58,7 @@ def validate_spec(doc: dict, compat: Path) -> None:
     assert not errors, "\n".join(f"{list(e.absolute_path)}: {e.message}" for e in errors[:5])
 
 
-def free_ports_where_taken(doc: dict) -> dict:
+def publish_on_free_ports(doc: dict) -> dict:
     """The export publishes fixed ports (6379 for redis), which other test runs on this machine may
     hold at any moment: move every published port to a free one (the file was checked as written)."""
     for service in doc["services"].values():
@@ -107,7 +107,7 @@ class HostStandIn:
 
 def up_wait_down(text: str, directory: Path, tag: str, plan) -> set[str]:
     """Start the exported file with plain Compose, return the running services; always clean up."""
-    doc = free_ports_where_taken(yaml.safe_load(text))
+    doc = publish_on_free_ports(yaml.safe_load(text))
     file = directory / "compose.yaml"
     file.write_text(yaml.safe_dump(doc, sort_keys=False))
     project = f"ltest-exp-{tag}-{os.getpid()}"
@@ -170,7 +170,7 @@ def test_rich_project_round_trip(engine, shared_compat, tmp_path):
     validate_spec(doc, shared_compat)
 
     project = f"ltest-exp-rich-{os.getpid()}"
-    doc = free_ports_where_taken(doc)
+    doc = publish_on_free_ports(doc)
     out.write_text(yaml.safe_dump(doc, sort_keys=False))
     try:
         up = compose("-f", str(out), "-p", project, "up", "-d", "--wait", "--wait-timeout", "90", timeout=150)
