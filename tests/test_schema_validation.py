@@ -1,7 +1,8 @@
 """Every rule of schema/locald.schema.json, with the message a user sees and the line it points at.
 
-Also: the schema itself (valid draft-07, only keywords editors know, every property described), and
-our small draft-07 validator agreeing with jsonschema's reference Draft7Validator.
+Also: the schema itself (valid draft-07, only keywords editors know, every property described).
+That our small draft-07 validator agrees with jsonschema's Draft7Validator is a property test in
+test_fuzz_validate.py.
 """
 
 from __future__ import annotations
@@ -11,15 +12,13 @@ import math
 import textwrap
 
 import pytest
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
 
 from locald.config import check_file
 from locald.config.draft7 import UnsupportedSchema, Validator
 from locald.config.model import parse_duration
-from locald.config.schema import schema, schema_path, validator
-from locald.config.source import load_text
 from locald.config import schema as schema_mod
+from locald.config.schema import schema, schema_path
+from locald.config.source import load_text
 
 HEADER = '[project]\nname = "t"\n\n'  # 3 lines: bodies start on line 4
 
@@ -461,35 +460,9 @@ def test_schema_file_is_the_packaged_one():
     assert json.loads(schema_path().read_text()) == schema()
 
 
-# --- our validator agrees with jsonschema's ---------------------------------------------------------
-
-_scalars = st.one_of(
-    st.none(), st.booleans(), st.integers(-3, 70000), st.floats(allow_nan=False, allow_infinity=False, width=32),
-    st.sampled_from(["", "x", "web", "db", "1m30s", "10s", "abc", "SIGINT", "sigint", "healthy", "started",
-                     "completed_successfully", "http", "tcp", "command", "no", "always", "on-failure", "exec",
-                     "worker", "container", "postgres", "site", "./api", "a.b", "Web", "x-ext"]),
-)
-_keys = st.sampled_from([
-    "project", "name", "domain", "services", "compose", "files", "profiles", "web", "db", "Web", "x-a", "type",
-    "command", "workdir", "env", "env_file", "port", "depends_on", "health_check", "stop_signal",
-    "stop_grace_period", "restart", "max_restarts", "path", "image", "build", "context", "dockerfile", "args",
-    "container_port", "ports", "volumes", "entrypoint", "user", "version", "condition", "timeout", "required",
-    "interval", "retries", "start_period", "comand", "A",
-])
-_values = st.recursive(_scalars, lambda inner: st.one_of(
-    st.lists(inner, max_size=3), st.dictionaries(_keys, inner, max_size=4)), max_leaves=12)
-_service = st.dictionaries(_keys, _values, max_size=6)
-_documents = st.fixed_dictionaries(
-    {"project": st.one_of(st.fixed_dictionaries({"name": _scalars}), _values)},
-    optional={"services": st.dictionaries(st.sampled_from(["web", "db", "Api", "x-c", "w_1"]), _service, max_size=3),
-              "compose": _values, "x-top": _values},
-)
-
-
-@settings(max_examples=1500, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(_documents)
-def test_validator_agrees_with_jsonschema(document):
-    from jsonschema import Draft7Validator
-
-    reference = Draft7Validator(schema())
-    assert validator().is_valid(document) == reference.is_valid(document), document
+def test_messages_stay_on_one_line(tmp_path):
+    """User text with line breaks or invisible characters is escaped: one problem, one line."""
+    problems = check(tmp_path, '[services.web]\n"a\\rb\\u2028" = 1\ncommand = "x"\ndepends_on = ["db\\n"]\n').problems
+    assert [p.message for p in problems] == ["unknown key 'a\\rb\\u2028'", "depends on unknown service 'db\\n'"]
+    assert [p.path for p in problems] == ['$.services.web["a\\rb\\u2028"]', "$.services.web.depends_on[0]"]
+    assert all(len(str(p).splitlines()) == 1 for p in problems)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from ..errors import ConfigError, Problem
@@ -50,7 +50,7 @@ def check_source(source: Source, path: Path) -> Checked:
         from ..compose.adopt import adopted_services  # only projects that adopt a compose file pay for YAML
 
         adopted, adopt_problems = adopted_services(source, path.parent.resolve())
-        problems += adopt_problems
+        problems += [replace(p, message=schema.shown(p.message)) for p in adopt_problems]  # one line each
     problems += semantic.check(source, set(adopted))
     problems.sort(key=lambda p: (p.line, p.col))
     if problems:

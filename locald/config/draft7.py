@@ -3,8 +3,8 @@
 Why not jsonschema at run time: importing it costs ~60-80 ms (referencing, attrs, every meta-schema,
 the format checker), more than the rest of `locald validate` together. This module imports nothing
 heavy, compiles nothing, and refuses a schema that uses a keyword it does not implement, so a new
-keyword cannot be silently ignored. tests/test_schema_validation.py checks it agrees with
-jsonschema's Draft7Validator on thousands of generated documents; the editor test checks Taplo.
+keyword cannot be silently ignored. tests/test_fuzz_validate.py checks it agrees with jsonschema's
+Draft7Validator on thousands of generated documents; tests/test_editor_taplo.py checks Taplo.
 
 Semantics follow draft-07: `integer` accepts 3.0, booleans are not numbers, siblings of `$ref` are
 ignored (we only allow annotations there). One deliberate difference: NaN and infinities are not

@@ -53,13 +53,24 @@ def json_path(path) -> str:
         elif _SIMPLE_KEY.fullmatch(part):
             out += f".{part}"
         else:
-            out += "[" + json.dumps(part, ensure_ascii=False) + "]"
+            out += "[" + shown(json.dumps(part, ensure_ascii=False)) + "]"
     return out
+
+
+_ESCAPES = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
+
+
+def shown(text: str) -> str:
+    """A user's text inside a one-line message: invisible and line-breaking characters escaped."""
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else _ESCAPES.get(c) or (f"\\u{ord(c):04x}" if ord(c) < 0x10000
+                   else f"\\U{ord(c):08x}") for c in text)
 
 
 def did_you_mean(word: str, choices) -> str:
     close = difflib.get_close_matches(word, sorted(choices), n=1, cutoff=0.6)
-    return f" (did you mean '{close[0]}'?)" if close else ""
+    return f" (did you mean '{shown(close[0])}'?)" if close else ""
 
 
 _NO_CNB = ("Cloud Native Buildpacks builds are not supported: build with a Dockerfile "
@@ -80,7 +91,7 @@ _KEY_HINTS = {
 def _unknown_key_message(key: str, allowed) -> str:
     if key in _KEY_HINTS:
         return f"unknown key '{key}': {_KEY_HINTS[key]}"
-    return f"unknown key '{key}'{did_you_mean(key, allowed)}"
+    return f"unknown key '{shown(key)}'{did_you_mean(key, allowed)}"
 
 
 def _describe(value: Any) -> str:
@@ -89,7 +100,7 @@ def _describe(value: Any) -> str:
     if isinstance(value, (int, float)):
         return f"the number {value}"
     if isinstance(value, str):
-        return f"the string {json.dumps(value, ensure_ascii=False)}"
+        return f"the string {shown(json.dumps(value, ensure_ascii=False))}"
     if isinstance(value, list):
         return "an array"
     if isinstance(value, dict):
@@ -150,11 +161,11 @@ def _message(err: SchemaError) -> str:
         return "must not be an empty array"
     if v == "propertyNames":
         if len(err.path) == 2 and err.path[0] == "services":
-            return (f"service name {json.dumps(inst, ensure_ascii=False)} cannot be used as a compose service name: "
-                    "use lowercase letters, digits, '-' and '_', starting with a letter or digit")
-        return f"{json.dumps(inst, ensure_ascii=False)} is not an allowed name here"
+            return (f"service name {shown(json.dumps(inst, ensure_ascii=False))} cannot be used as a compose "
+                    "service name: use lowercase letters, digits, '-' and '_', starting with a letter or digit")
+        return f"{shown(json.dumps(inst, ensure_ascii=False))} is not an allowed name here"
     if v == "pattern":
-        return f"{_describe(inst)} is not {_PATTERN_WORDS.get(last, 'of the expected form (' + value + ')')}"
+        return f"{_describe(inst)} is not {_PATTERN_WORDS.get(last, 'of the expected form (' + shown(value) + ')')}"
     if v in ("anyOf", "oneOf"):  # no branch accepts even the type
         types = [e.value for e in err.context if e.keyword == "type" and e.path == err.path]
         flat = [t for ts in types for t in ([ts] if isinstance(ts, str) else ts)]
@@ -198,5 +209,5 @@ def validate(source: Source) -> list[Problem]:
                 continue
             seen.add((path, message))
             line, col = source.locate(path)
-            problems.append(Problem(source.file, line, col, json_path(path), message))
+            problems.append(Problem(source.file, line, col, json_path(path), shown(message)))
     return problems

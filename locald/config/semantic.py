@@ -12,7 +12,7 @@ from typing import Any, Iterator
 
 from ..errors import Problem
 from .model import CONTAINER_KINDS, kind_of
-from .schema import did_you_mean, json_path
+from .schema import did_you_mean, json_path, shown
 from .source import Source
 
 REFERENCE = re.compile(r"\$\{services\.([^.}]*)\.([^}]*)\}")
@@ -71,7 +71,7 @@ def check(source: Source, known_services: set[str] = frozenset()) -> list[Proble
 
     def report(path: tuple, message: str) -> None:
         line, col = source.locate(path)
-        problems.append(Problem(source.file, line, col, json_path(path), message))
+        problems.append(Problem(source.file, line, col, json_path(path), shown(message)))
 
     services = _services(source.data)
     names = set(services) | set(known_services)

@@ -55,6 +55,10 @@ _SYNTAX_HINTS = {
 def load_text(text: str, file: str) -> Source:
     try:
         data = tomli.loads(text)
+    except RecursionError:  # tomli's own limit on nested inline arrays/tables
+        line, col = _too_deep(text)
+        raise TomlSyntaxError(Problem(file, line, col, "", "TOML syntax error: arrays or inline tables nested "
+                                      "too deeply")) from None
     except tomli.TOMLDecodeError as exc:
         msg = getattr(exc, "msg", None) or str(exc).split(" (at ")[0]
         msg += _SYNTAX_HINTS.get(msg, "")
@@ -62,6 +66,18 @@ def load_text(text: str, file: str) -> Source:
             Problem(file, getattr(exc, "lineno", 1) or 1, getattr(exc, "colno", 1) or 1, "", f"TOML syntax error: {msg}")
         ) from None
     return Source(file, data, None, text)
+
+
+def _too_deep(text: str, limit: int = 100) -> tuple[int, int]:
+    """Roughly where nesting first goes past `limit` (brackets in strings count too: it is a hint)."""
+    depth = 0
+    for i, c in enumerate(text):
+        depth += c in "[{"
+        depth -= c in "]}" and depth > 0
+        if depth > limit:
+            line = text.count("\n", 0, i) + 1
+            return line, i - (text.rfind("\n", 0, i) + 1) + 1
+    return 1, 1
 
 
 def load_file(path: Path, display: str | None = None) -> Source:
