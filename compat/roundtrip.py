@@ -336,18 +336,38 @@ def export_text(toml: Path, out: Path) -> str:
     return text
 
 
-def run_case(case: Case, scratch: Path) -> Result:
+def adopting_toml(original: frontend.ComposeModel, files: list[str]) -> str:
+    """A locald.toml that adopts the compose files as they are, every profile enabled."""
+    profiles = sorted({p for s in original.services.values() for p in (s.get("profiles") or [])})
+    text = f'[project]\nname = {json.dumps(original.data.get("name") or "adopted")}\n\n[compose]\nfiles = {json.dumps(files)}\n'
+    return text + (f"profiles = {json.dumps(profiles)}\n" if profiles else "")
+
+
+def _adopt(case: Case, workdir: Path) -> None:
+    """Raise LocaldError as `locald validate` would report the adoption's problems."""
+    from locald.config import load_project
+
+    toml = workdir / "locald.toml"
+    toml.write_text(f'[project]\nname = "adopted"\n\n[compose]\nfiles = {json.dumps(case.files or ["compose.yaml"])}\n')
+    load_project(toml)
+
+
+def run_case(case: Case, scratch: Path, adopt: bool = False) -> Result:
+    """adopt: instead of importing, write a locald.toml that adopts the files (`[compose] files`)."""
     from locald.compose.importer import import_compose
 
     root = scratch / case.root.name
     shutil.copytree(case.root, root, symlinks=True)
     workdir = (root / case.workdir).resolve()
     try:
-        original = frontend.load(case.files, frontend.ALL_PROFILES, workdir, allow_inconsistent=True)
+        original = frontend.load(case.files, frontend.ALL_PROFILES, workdir, allow_inconsistent=not adopt)
     except LocaldError as exc:
         reason = str(exc)
         try:
-            import_compose(case.files, out_dir=workdir, workdir=workdir)
+            if adopt:
+                _adopt(case, workdir)
+            else:
+                import_compose(case.files, out_dir=workdir, workdir=workdir)
         except LocaldError as refused:
             return Result(case, "refused", message=_one_line(str(refused)))
         except Exception:  # noqa: BLE001 - a traceback is exactly what the harness reports
@@ -355,10 +375,15 @@ def run_case(case: Case, scratch: Path) -> Result:
         return Result(case, "error", message=f"imported although Docker Compose refuses it: {_one_line(reason)}")
     if case.expect_refusal:
         return Result(case, "error", message=f"Docker Compose loads a file the corpus marks invalid ({case.expect_refusal})")
+    renamed: dict[str, str] = {}
     try:
-        imported = import_compose(case.files, out_dir=workdir, workdir=workdir)
         toml = workdir / "locald.toml"
-        toml.write_text(imported.text)
+        if adopt:
+            toml.write_text(adopting_toml(original, case.files or frontend.default_files(workdir)))
+        else:
+            imported = import_compose(case.files, out_dir=workdir, workdir=workdir)
+            toml.write_text(imported.text)
+            renamed = imported.renamed
         out = workdir / "locald-export.compose.yaml"
         out.write_text(export_text(toml, out))
         exported = frontend.load([out.name], frontend.ALL_PROFILES, workdir, env=_quiet_env(),
@@ -367,7 +392,7 @@ def run_case(case: Case, scratch: Path) -> Result:
         return Result(case, "error", len(original.services), message=_one_line(str(exc)))
     except Exception:  # noqa: BLE001
         return Result(case, "error", len(original.services), message=traceback.format_exc(limit=4))
-    diffs, counts = compare(original.data, exported.data, imported.renamed)
+    diffs, counts = compare(original.data, exported.data, renamed)
     return Result(case, "differ" if diffs else "equal", len(original.services), diffs, counts)
 
 
@@ -377,13 +402,13 @@ def _one_line(text: str) -> str:
 
 # --- the run ---------------------------------------------------------------------------------------------
 
-def run(cases: list[Case]) -> list[Result]:
+def run(cases: list[Case], adopt: bool = False) -> list[Result]:
     results = []
     with tempfile.TemporaryDirectory(prefix="locald-roundtrip-") as tmp:
         for i, case in enumerate(cases):
             scratch = Path(tmp) / f"{i:03d}"
             scratch.mkdir()
-            results.append(run_case(case, scratch))
+            results.append(run_case(case, scratch, adopt))
     return results
 
 
@@ -438,12 +463,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("paths", nargs="*", type=Path, help="compose files or directories (default: corpus + fixtures)")
     parser.add_argument("-v", "--verbose", action="store_true", help="every difference, and the by-design counts")
     parser.add_argument("--json", type=Path, help="also write the results as JSON here")
+    parser.add_argument("--adopt", action="store_true",
+                        help="adopt the files ([compose] files = …) instead of importing them, then export")
     args = parser.parse_args(argv)
     cases = [c for p in args.paths for c in directory_cases(p.resolve())] if args.paths else default_cases()
     if not cases:
         print(f"no compose files (corpus not found at {CORPUS})", file=sys.stderr)
         return 2
-    results = run(cases)
+    results = run(cases, args.adopt)
     print(table(results, args.verbose))
     if args.json:
         args.json.write_text(json.dumps([{"file": r.case.name, "status": r.status, "services": r.services,

@@ -36,6 +36,14 @@ def fixture_results():
     return roundtrip.run(roundtrip.directory_cases(roundtrip.FIXTURES))
 
 
+@pytest.fixture(scope="module")
+def adopted_results():
+    cases = roundtrip.directory_cases(roundtrip.FIXTURES)
+    if SHARED_COMPAT.is_dir():
+        cases = roundtrip.corpus_cases(SHARED_COMPAT / "compose-corpus") + cases
+    return roundtrip.run(cases, adopt=True)
+
+
 def _report(results) -> str:
     return roundtrip.table(results, verbose=True)
 
@@ -71,6 +79,18 @@ def test_the_cli_refuses_each_negative_without_a_traceback(number, tmp_path):
     assert done.returncode == 1
     assert done.stderr.startswith("locald: Docker Compose cannot load ") and "Traceback" not in done.stderr
     assert not (root / case.workdir / "locald.toml").exists()
+
+
+def test_adopted_files_come_back_as_they_are(adopted_results):
+    """`[compose] files` keeps the compose file as the source of truth: the export gives back every
+    service as written, plus only the host gateway. A file Compose would not run (24 needs
+    --no-consistency) is refused like the others."""
+    refused = {r.case.name[:2] for r in adopted_results if r.status == "refused"}
+    if SHARED_COMPAT.is_dir():
+        assert refused == COMPOSE_REFUSES | {"24"}, _report(adopted_results)
+    assert all(r.status in ("equal", "refused") for r in adopted_results), _report(adopted_results)
+    rules = {k for r in adopted_results for k in r.by_design}
+    assert rules <= {"host-gateway"}, rules
 
 
 def test_the_comparison_sees_real_differences():
