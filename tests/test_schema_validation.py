@@ -74,7 +74,10 @@ def test_service_table_typo_is_an_error_not_a_lost_service(tmp_path):
          "unknown key 'environment': locald calls it `env`"),
         ('[services.web]\ncommand = "x"\nworking_dir = "a"\n', "$.services.web.working_dir",
          "unknown key 'working_dir': locald calls it `workdir`"),
-        ('[services.web]\ncommand = "x"\nargs = ["-c"]\n', "$.services.web.args",
+        ('[services.web]\ncommand = "bash"\nargs = ["-c", "echo $HOME"]\n', "$.services.web.args",
+         "unknown key 'args': put the program and its arguments in `command`: "
+         'command = ["bash", "-c", "echo $HOME"]'),
+        ('[services.web]\ncommand = "cd x && run"\nargs = ["-v"]\n', "$.services.web.args",
          "unknown key 'args': put the program and its arguments in `command` as an array: "
          'command = ["bash", "-c", "…"]'),
         ('[services.web]\ncommand = "x"\nhealth_check = { type = "http", pth = "/" }\n',

@@ -88,7 +88,17 @@ _KEY_HINTS = {
 }
 
 
-def _unknown_key_message(key: str, allowed) -> str:
+_PLAIN_WORDS = re.compile(r"[\w./@:+=,-]+( [\w./@:+=,-]+)*")  # a command that splits on spaces alone
+
+
+def _unknown_key_message(key: str, allowed, parent: Any = None) -> str:
+    if key == "args" and isinstance(parent, dict):
+        command, args = parent.get("command"), parent.get("args")
+        if (isinstance(command, str) and _PLAIN_WORDS.fullmatch(command) and isinstance(args, list)
+                and all(isinstance(a, str) for a in args)):
+            # the original locald ignored `args`; say exactly what the user meant
+            merged = json.dumps([*command.split(), *args], ensure_ascii=False)
+            return f"unknown key 'args': put the program and its arguments in `command`: command = {merged}"
     if key in _KEY_HINTS:
         return f"unknown key '{key}': {_KEY_HINTS[key]}"
     return f"unknown key '{shown(key)}'{did_you_mean(key, allowed)}"
@@ -193,6 +203,12 @@ def _leaves(err: SchemaError) -> list[SchemaError]:
     return [leaf for e in meant[0] for leaf in _leaves(e)]
 
 
+def _at(data: Any, path: tuple) -> Any:
+    for part in path:
+        data = data[part]
+    return data
+
+
 def validate(source: Source) -> list[Problem]:
     """Every schema problem of the document, located."""
     problems: list[Problem] = []
@@ -202,7 +218,7 @@ def validate(source: Source) -> list[Problem]:
             path = leaf.path
             if leaf.keyword == "additionalProperties":
                 allowed = set(leaf.schema.get("properties", {}))
-                message = _unknown_key_message(path[-1], allowed)
+                message = _unknown_key_message(path[-1], allowed, _at(source.data, path[:-1]))
             else:
                 message = _message(leaf)
             if (path, message) in seen:
