@@ -52,9 +52,12 @@ DURATION = "expected a duration (seconds as a number, or a string like '10s' or 
 # --- unknown keys ---------------------------------------------------------------------------------
 
 def test_unknown_service_key_with_did_you_mean(tmp_path):
+    # and no "has no `command`" on top: that would be the same mistake twice
     assert found(tmp_path, '[services.web]\ncomand = "npm run dev"\n') == [
-        (4, "$.services.web", "service 'web' has no `command`: say what to run, e.g. command = \"npm run dev\""),
         (5, "$.services.web.comand", "unknown key 'comand' (did you mean 'command'?)"),
+    ]
+    assert found(tmp_path, '[services.web]\ntype = "container"\nimgae = "redis:7"\n') == [
+        (6, "$.services.web.imgae", "unknown key 'imgae' (did you mean 'image'?)"),
     ]
 
 

@@ -6,13 +6,14 @@ every mistake; each check skips values of the wrong type (the schema already rep
 
 from __future__ import annotations
 
+import difflib
 import re
 import signal
 from typing import Any, Iterator
 
 from ..errors import Problem
 from .model import CONTAINER_KINDS, kind_of
-from .schema import did_you_mean, json_path, shown
+from .schema import did_you_mean, json_path, schema, shown
 from .source import Source
 
 REFERENCE = re.compile(r"\$\{services\.([^.}]*)\.([^}]*)\}")
@@ -34,6 +35,13 @@ def is_signal(name: str) -> bool:
     """A signal this machine knows: SIGINT or INT, SIGRTMIN+3."""
     full = name if name.startswith("SIG") else "SIG" + name
     return full in _SIGNALS or bool(_REALTIME.match(full))
+
+
+def _misspelt(raw: dict, *keys: str) -> bool:
+    """Whether the service has a misspelling of one of `keys` (`comand`): the schema reports it with a
+    did-you-mean, and "has no command" would only repeat the same mistake."""
+    known = schema()["definitions"]["service"]["properties"]
+    return any(k not in known and difflib.get_close_matches(k, keys, n=1, cutoff=0.6) for k in raw)
 
 
 def _services(data: dict) -> dict[str, dict]:
@@ -90,9 +98,9 @@ def check(source: Source, known_services: set[str] = frozenset()) -> list[Proble
             report(base + ("port",), "a worker gets no port; use type = \"exec\" for a service that listens")
         if kind == "site" and "command" in raw:
             report(base + ("command",), "a site serves `path`; it takes no `command` (use type = \"exec\")")
-        if kind in ("exec", "worker") and "command" not in raw:
+        if kind in ("exec", "worker") and "command" not in raw and not _misspelt(raw, "command"):
             report(base, f"service '{name}' has no `command`: say what to run, e.g. command = \"npm run dev\"")
-        if kind == "container" and "image" not in raw and "build" not in raw:
+        if kind == "container" and "image" not in raw and "build" not in raw and not _misspelt(raw, "image", "build"):
             report(base, f"container service '{name}' needs `image` or `build`")
 
         for dep, elem in dependency_names(raw):
