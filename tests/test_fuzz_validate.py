@@ -12,10 +12,12 @@ The same near-valid documents check that our draft-07 validator agrees with json
 
 from __future__ import annotations
 
+import atexit
 import datetime
 import json
 import math
 import re
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -167,6 +169,7 @@ documents = st.fixed_dictionaries(
 # --- the property ----------------------------------------------------------------------------------------------
 
 _tmp = Path(tempfile.mkdtemp(prefix="locald-fuzz-"))
+atexit.register(shutil.rmtree, _tmp, True)
 
 
 def assert_outcome(data: bytes | str):
