@@ -45,6 +45,7 @@ def subject_commands(project: Path) -> dict[str, list[str]]:
     return {
         "honcho start": [sys.executable, "-m", "honcho", "start", "-f", str(project / "Procfile")],
         "locald runner": [sys.executable, str(Path(__file__).resolve()), "--serve", str(project)],
+        "locald up": [sys.executable, "-m", "locald", "-f", str(project / "locald.toml"), "up", "--no-color"],
     }
 
 
