@@ -90,28 +90,19 @@ class ContainerWatch:
     def rows_after(self, since: float, timeout: float) -> tuple[list[engine.ContainerRow], float] | None:
         """A snapshot taken at or after `since` (monotonic), waiting up to `timeout`; None on timeout."""
         self._dirty.set()  # ask for a fresh one now
-        deadline = time.monotonic() + timeout
-        with self._cond:
-            self._waiters += 1
-            try:
-                while self._taken < since:
-                    remaining = deadline - time.monotonic()
-                    if remaining <= 0:
-                        return None
-                    self._cond.wait(remaining)
-                if self._error is not None:
-                    raise self._error
-                return list(self._rows), self._taken
-            finally:
-                self._waiters -= 1
+        return self._snapshot(lambda: self._taken < since, timeout)
 
     def next_rows(self, after: float, timeout: float) -> tuple[list[engine.ContainerRow], float] | None:
         """The first snapshot newer than the one taken at `after` (an event or the slow poll)."""
+        return self._snapshot(lambda: self._taken <= after, timeout)
+
+    def _snapshot(self, stale, timeout: float) -> tuple[list[engine.ContainerRow], float] | None:
+        """Wait while `stale()` holds (under the condition's lock), up to `timeout`; None on timeout."""
         deadline = time.monotonic() + timeout
         with self._cond:
             self._waiters += 1
             try:
-                while self._taken <= after:
+                while stale():
                     remaining = deadline - time.monotonic()
                     if remaining <= 0:
                         return None
