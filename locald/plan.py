@@ -19,7 +19,6 @@ from .config.semantic import REFERENCE
 from .presets import container_port_of, url_scheme, url_suffix
 
 HOST_FROM_CONTAINERS = "host.docker.internal"
-STATE_DIR = ".locald"
 
 
 def compose_project_name(name: str) -> str:
@@ -117,7 +116,7 @@ class Plan:
 
     @property
     def state_dir(self) -> Path:
-        return self.project.root / STATE_DIR
+        return self.project.state_dir
 
     @property
     def order(self) -> list[str]:
@@ -184,7 +183,7 @@ def load_previous_ports(state_dir: Path) -> dict[str, int]:
 def make_plan(project: Project, exposed_ports: dict[str, int] | None = None, check_free: bool = True) -> Plan:
     """The plan for `project`. `exposed_ports`: the image's single exposed port for containers
     that do not set `container_port` (the container runtime inspects images to know it)."""
-    state_dir = project.root / STATE_DIR
+    state_dir = project.state_dir
     ports = assign_ports(project, load_previous_ports(state_dir), check_free)
     container_ports: dict[str, int] = {}
     for s in project.containers:

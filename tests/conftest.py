@@ -38,3 +38,34 @@ def shared_compat() -> Path:
     if not SHARED_COMPAT.is_dir():
         pytest.skip(f"compatibility material not found at {SHARED_COMPAT} (it lives outside the project)")
     return SHARED_COMPAT
+
+
+def _stack_factory(tmp_path, engine: bool):
+    from stack import Stack
+
+    made = []
+
+    def make(toml: str, sub: str = "p"):
+        root = tmp_path / sub
+        root.mkdir()
+        stack = Stack.write(root, toml)
+        made.append(stack)
+        return stack
+
+    return make, lambda: [s.cleanup(engine=engine) for s in made]
+
+
+@pytest.fixture
+def stack_factory(tmp_path):
+    """Write a project (unique name) in a temp dir; whatever a failed test left is removed after it."""
+    make, cleanup = _stack_factory(tmp_path, engine=False)
+    yield make
+    cleanup()
+
+
+@pytest.fixture
+def engine_stack_factory(tmp_path, engine):
+    """Like stack_factory, and the cleanup also removes the project's containers and networks."""
+    make, cleanup = _stack_factory(tmp_path, engine=True)
+    yield make
+    cleanup()

@@ -18,11 +18,18 @@ LOCALD = [sys.executable, "-m", "locald"]
 
 
 class Stack:
-    def __init__(self, root: Path, toml: str):
+    def __init__(self, root: Path, name: str):
+        """A project whose locald.toml already exists in `root`, named `name`."""
         self.root = root
-        self.name = f"ltest-{uuid.uuid4().hex[:8]}"
+        self.name = name
         self.file = root / "locald.toml"
-        self.file.write_text(f'[project]\nname = "{self.name}"\n\n' + textwrap.dedent(toml))
+
+    @classmethod
+    def write(cls, root: Path, toml: str) -> "Stack":
+        """A new project in `root` with a unique name and these services."""
+        stack = cls(root, f"ltest-{uuid.uuid4().hex[:8]}")
+        stack.file.write_text(f'[project]\nname = "{stack.name}"\n\n' + textwrap.dedent(toml))
+        return stack
 
     @property
     def state_dir(self) -> Path:

@@ -133,7 +133,7 @@ def test_an_adopted_service_runs_beside_a_host_process_that_waits_for_it_healthy
               retries: 60
     """))
     (tmp_path / "ping.py").write_text(PING)
-    stack = Stack(tmp_path, f"""
+    stack = Stack.write(tmp_path, f"""
         [compose]
         files = ["docker-compose.yml"]
 

@@ -31,8 +31,7 @@ def test_imported_stack_comes_up_in_order_and_goes_down(tmp_path):
     toml = (project / "locald.toml").read_text()
     assert toml.startswith("#:schema ")
 
-    s = Stack.__new__(Stack)
-    s.root, s.file, s.name = project, project / "locald.toml", name
+    s = Stack(project, name)
     try:
         s.locald("validate", check=True)
         s.locald("up", "-d", check=True)

@@ -12,27 +12,11 @@ import time
 
 import pytest
 
-from stack import Stack, wait_until
+from stack import wait_until
 
 PY = sys.executable
 
 SERVER = f"{PY} -m http.server $PORT --bind 127.0.0.1"
-
-
-@pytest.fixture
-def stack_factory(tmp_path):
-    made = []
-
-    def make(toml: str, sub: str = "p") -> Stack:
-        root = tmp_path / sub
-        root.mkdir()
-        s = Stack(root, toml)
-        made.append(s)
-        return s
-
-    yield make
-    for s in made:
-        s.cleanup()
 
 
 def test_dependent_starts_only_after_dependency_is_healthy(stack_factory):
@@ -68,7 +52,7 @@ def test_job_success_releases_dependents_and_failure_stops_up(stack_factory):
         type = "worker"
         command = "test -f migrated && echo saw-migration; sleep 300"
         depends_on = { migrate = "completed_successfully" }
-    """, "ok")
+    """, sub="ok")
     ok.locald("up", "-d", check=True)
     ok.wait_log("app", "saw-migration")
     ok.locald("down", check=True)
@@ -83,7 +67,7 @@ def test_job_success_releases_dependents_and_failure_stops_up(stack_factory):
         type = "worker"
         command = "echo app-started; sleep 300"
         depends_on = { migrate = "completed_successfully" }
-    """, "bad")
+    """, sub="bad")
     r = bad.locald("up", "-d")
     assert r.returncode == 1
     assert "migrate" in r.stderr and "relation users does not exist" in r.stderr

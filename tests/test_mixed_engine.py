@@ -6,7 +6,6 @@ from __future__ import annotations
 import os
 import shutil
 import signal
-import subprocess
 import sys
 import time
 import urllib.request
@@ -29,23 +28,8 @@ time.sleep(300)
 pytestmark = pytest.mark.usefixtures("engine")
 
 
-@pytest.fixture
-def stack_factory(tmp_path):
-    made = []
-
-    def make(toml: str) -> Stack:
-        s = Stack(tmp_path, toml)
-        made.append(s)
-        return s
-
-    yield make
-    for s in made:
-        s.cleanup(engine=True)
-
-
-def test_process_waits_for_a_container_that_becomes_healthy_late(stack_factory, tmp_path):
-    (tmp_path / "ping.py").write_text(PING_PY)
-    s = stack_factory(f"""
+def test_process_waits_for_a_container_that_becomes_healthy_late(engine_stack_factory):
+    s = engine_stack_factory(f"""
         [services.cache]
         image = "redis:7"
         container_port = 6379
@@ -58,6 +42,7 @@ def test_process_waits_for_a_container_that_becomes_healthy_late(stack_factory, 
         env = {{ R = "${{services.cache.port}}" }}
         depends_on = ["cache"]
     """)
+    (s.root / "ping.py").write_text(PING_PY)
     t0 = time.monotonic()
     s.locald("up", "-d", check=True)
     assert time.monotonic() - t0 >= 3, "up returned before the container could be healthy"
@@ -67,8 +52,8 @@ def test_process_waits_for_a_container_that_becomes_healthy_late(stack_factory, 
     s.assert_nothing_left(engine=True)
 
 
-def test_container_waits_for_a_host_process(stack_factory):
-    s = stack_factory(f"""
+def test_container_waits_for_a_host_process(engine_stack_factory):
+    s = engine_stack_factory(f"""
         [services.api]
         command = "sleep 1; exec {PY} -m http.server $PORT --bind 0.0.0.0"
 
@@ -86,8 +71,8 @@ def test_container_waits_for_a_host_process(stack_factory):
     s.assert_nothing_left(engine=True)
 
 
-def test_sigkill_of_supervisor_with_containers_then_down(stack_factory):
-    s = stack_factory("""
+def test_sigkill_of_supervisor_with_containers_then_down(engine_stack_factory):
+    s = engine_stack_factory("""
         [services.cache]
         image = "redis:7"
         container_port = 6379
@@ -111,8 +96,7 @@ def test_examples_mixed_end_to_end(tmp_path):
     shutil.copytree(ROOT / "examples" / "mixed", project, ignore=shutil.ignore_patterns(".locald"))
     (project / "locald.toml").write_text((project / "locald.toml").read_text().replace(
         'name = "mixed-example"', f'name = "ltest-mixed-{os.getpid()}"'))
-    s = Stack.__new__(Stack)
-    s.root, s.file, s.name = project, project / "locald.toml", f"ltest-mixed-{os.getpid()}"
+    s = Stack(project, f"ltest-mixed-{os.getpid()}")
     try:
         s.locald("up", "-d", check=True)
         status = s.status()

@@ -31,7 +31,12 @@ and `locald down` (from any terminal) stops it.
 """
 
 
-def _up(obj: Obj, services: tuple[str, ...], detach: bool, no_color: bool) -> None:
+@cli.command(help=UP_HELP)
+@click.argument("services", nargs=-1)
+@click.option("-d", "--detach", is_flag=True, help="Return once ready; keep running in the background.")
+@click.option("--no-color", is_flag=True, help="Plain log prefixes even on a terminal.")
+@click.pass_obj
+def up(obj: Obj, services: tuple[str, ...], detach: bool, no_color: bool) -> None:
     from ..runtime import supervisor
 
     project = _project(obj)
@@ -39,8 +44,8 @@ def _up(obj: Obj, services: tuple[str, ...], detach: bool, no_color: bool) -> No
         supervisor.selection(project, list(services))  # unknown names fail here, not in the background
         from ..runtime.state import supervisor_running
 
-        if supervisor_running(project.root / ".locald"):
-            supervisor.run(project, list(services), None)  # raises "already running" with the pid
+        if supervisor_running(project.state_dir):
+            raise supervisor.already_running(project.state_dir)
         proc = supervisor.spawn_detached(project, list(services))
         code = supervisor.wait_detached(project, proc, lambda m: click.echo(m, err=True))
         if code == 0:
@@ -49,14 +54,7 @@ def _up(obj: Obj, services: tuple[str, ...], detach: bool, no_color: bool) -> No
     sys.exit(supervisor.run(project, list(services), _printer(no_color)))
 
 
-for _name, _hidden in (("up", False), ("start", False)):
-    @cli.command(_name, help=UP_HELP if _name == "up" else "Alias of `up`.", hidden=_hidden)
-    @click.argument("services", nargs=-1)
-    @click.option("-d", "--detach", is_flag=True, help="Return once ready; keep running in the background.")
-    @click.option("--no-color", is_flag=True, help="Plain log prefixes even on a terminal.")
-    @click.pass_obj
-    def _cmd(obj, services, detach, no_color):
-        _up(obj, services, detach, no_color)
+cli.add_command(up, "start")  # the seed's name for it
 
 
 @cli.command("_supervise", hidden=True)
@@ -69,7 +67,10 @@ def supervise(obj: Obj, services: tuple[str, ...]) -> None:
     sys.exit(supervisor.run(_project(obj), list(services), None, detached=True))
 
 
-def _down(obj: Obj) -> None:
+@cli.command()
+@click.pass_obj
+def down(obj: Obj) -> None:
+    """Stop everything: processes, containers, the network (from any terminal)."""
     from ..runtime import supervisor
 
     project = _project(obj)
@@ -79,12 +80,7 @@ def _down(obj: Obj) -> None:
         click.echo(f"{project.name} is not running")
 
 
-for _name, _hidden in (("down", False), ("stop", False)):
-    @cli.command(_name, hidden=_hidden, help="Stop everything: processes, containers, the network (from any terminal)."
-                 if _name == "down" else "Alias of `down`.")
-    @click.pass_obj
-    def _cmd(obj):
-        _down(obj)
+cli.add_command(down, "stop")  # the seed's name for it
 
 
 def _print_status(project, as_json: bool = False) -> None:
@@ -143,7 +139,7 @@ def restart(obj: Obj, services: tuple[str, ...]) -> None:
     unknown = [s for s in services if s not in project.services]
     if unknown:
         raise LocaldError(f"unknown service: {', '.join(unknown)} (services: {', '.join(project.services)})")
-    request(project.root / ".locald", {"action": "restart", "services": list(services)})
+    request(project.state_dir, {"action": "restart", "services": list(services)})
     click.echo(f"restarted {', '.join(services)}")
 
 

@@ -107,6 +107,11 @@ class Project:
         return self.file.parent
 
     @property
+    def state_dir(self) -> Path:
+        """Where a running stack keeps its state and logs: .locald/ beside locald.toml."""
+        return self.file.parent / ".locald"
+
+    @property
     def processes(self) -> list[ProcessService]:
         return [s for s in self.services.values() if not s.is_container]
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 import queue
 import threading
 import time
-from pathlib import Path
 
 from ..config.model import Dependency
 from ..errors import LocaldError
@@ -37,8 +36,6 @@ class Coordinator:
         self.sinks: dict[str, LogSink] = {}
         self.containers = None
         self._log_followers: list = []
-        self._failure: LocaldError | None = None
-        self._lock = threading.Lock()
         container_names = [n for n in names if plan.service(n).is_container]
         if container_names:
             from .containers import ContainerRuntime
@@ -175,7 +172,6 @@ class Coordinator:
             self.cancel.set()
             if isinstance(exc, LocaldError) and not isinstance(exc, StartFailed):
                 exc = StartFailed(str(exc))
-            self._failure = exc if isinstance(exc, LocaldError) else None
             raise exc
 
     def _start_batch(self, names: list[str]) -> None:
@@ -321,7 +317,3 @@ class Coordinator:
                 if name in self.started:
                     out[name] = {**info, "state": info.get("state"), "health": info.get("health")}
         return out
-
-
-def log_path(state_dir: Path, name: str) -> Path:
-    return log_dir(state_dir) / f"{name}.log"

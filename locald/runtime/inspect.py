@@ -14,15 +14,16 @@ def stack_status(project: Project) -> list[dict]:
     state = read_state(plan.state_dir)
     running = supervisor_running(plan.state_dir)
     live: dict[str, dict] = {}
+    selected: set[str] = set()
     if running:
         try:
             live = request(plan.state_dir, {"action": "status"}, timeout=10).get("services", {})
         except LocaldError:
-            live = {}
-    plan.container_ports.update(state.get("container_ports", {}) if running else {})
-    if running:
+            pass
+        # what the running stack really uses, not what a new run would pick
         plan.ports.update(state.get("ports", {}))
-    selected = set(state.get("names", [])) if running else set()
+        plan.container_ports.update(state.get("container_ports", {}))
+        selected = set(state.get("names", []))
     rows = []
     for name, service in project.services.items():
         info = live.get(name, {})

@@ -46,6 +46,12 @@ def remove_leftovers(project: Project, state_dir: Path, echo=None) -> None:
         ContainerRuntime.remove_project(compose_project)
 
 
+def already_running(state_dir: Path) -> LocaldError:
+    pid = read_state(state_dir).get("pid")
+    return LocaldError(f"locald is already running for this project (pid {pid}); "
+                       "`locald down` stops it, `locald status` shows it")
+
+
 class Interrupts:
     """First SIGINT/SIGTERM: stop gracefully. Second: kill everything now."""
 
@@ -76,9 +82,7 @@ def run(project: Project, names: list[str], printer: Printer | None, detached: b
     try:
         store.acquire()
     except AlreadyRunning:
-        pid = read_state(plan.state_dir).get("pid")
-        raise LocaldError(f"locald is already running for this project (pid {pid}); "
-                          "`locald down` stops it, `locald status` shows it") from None
+        raise already_running(plan.state_dir) from None
     interrupts = Interrupts()
     interrupts.install()
     say = printer.system if printer else (lambda text: print(text, flush=True))
@@ -149,7 +153,7 @@ def handle(coordinator, command: dict) -> dict:
 
 def spawn_detached(project: Project, names: list[str]) -> subprocess.Popen:
     """Start `locald _supervise` in its own session; its output goes to .locald/supervisor.log."""
-    state_dir = project.root / ".locald"
+    state_dir = project.state_dir
     state_dir.mkdir(parents=True, exist_ok=True)
     log = open(state_dir / SUPERVISOR_LOG, "ab")
     argv = [sys.executable, "-m", "locald", "-f", str(project.file), "_supervise", *names]
@@ -159,7 +163,7 @@ def spawn_detached(project: Project, names: list[str]) -> subprocess.Popen:
 
 def wait_detached(project: Project, proc: subprocess.Popen, echo, timeout: float = 600) -> int:
     """Follow a detached supervisor until its stack is ready (0) or it failed (1)."""
-    state_dir = project.root / ".locald"
+    state_dir = project.state_dir
     seen: dict[str, str] = {}
     started = time.monotonic()
     while time.monotonic() - started < timeout:
@@ -190,7 +194,7 @@ def wait_detached(project: Project, proc: subprocess.Popen, echo, timeout: float
 def stop(project: Project, timeout: float = 120, echo=None) -> bool:
     """Stop the running supervisor (from any terminal), or clean up after a dead one.
     True when something was running or left over."""
-    state_dir = project.root / ".locald"
+    state_dir = project.state_dir
     state = read_state(state_dir)
     if supervisor_running(state_dir):
         pid = state.get("pid")
