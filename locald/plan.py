@@ -16,6 +16,7 @@ from pathlib import Path
 
 from .config.model import Dependency, Project, Service
 from .config.semantic import REFERENCE
+from .graph import graph_of
 from .presets import container_port_of, url_scheme, url_suffix
 
 HOST_FROM_CONTAINERS = "host.docker.internal"
@@ -28,34 +29,13 @@ def compose_project_name(name: str) -> str:
 
 
 def topological_order(project: Project) -> list[str]:
-    """Dependencies first; ties keep the file's order. The config checks guarantee no cycles."""
-    order: list[str] = []
-    done: set[str] = set()
-
-    def visit(name: str) -> None:
-        if name in done or name not in project.services:
-            return
-        done.add(name)
-        for dep in project.services[name].depends_on:
-            visit(dep.name)
-        order.append(name)
-
-    for name in project.services:
-        visit(name)
-    return order
+    """Dependencies first; ties keep the file's order."""
+    return graph_of(project.services).order()
 
 
 def with_dependencies(project: Project, names: list[str]) -> list[str]:
     """`names` plus everything they depend on, in start order."""
-    wanted: set[str] = set()
-    stack = list(names)
-    while stack:
-        name = stack.pop()
-        if name in wanted or name not in project.services:
-            continue
-        wanted.add(name)
-        stack.extend(d.name for d in project.services[name].depends_on)
-    return [n for n in topological_order(project) if n in wanted]
+    return graph_of(project.services).closure(names)
 
 
 def port_is_free(port: int) -> bool:

@@ -12,6 +12,7 @@ import signal
 from typing import Any, Iterator
 
 from ..errors import Problem
+from ..graph import Graph
 from .model import CONTAINER_KINDS, kind_of
 from .schema import did_you_mean, json_path, schema, shown
 from .source import Source
@@ -145,33 +146,9 @@ def _port_clashes(services: dict[str, dict], report) -> None:
 
 
 def _cycles(services: dict[str, dict], report) -> None:
-    """Report each dependency cycle once, at the edge that closes it. Iterative: a long chain of
-    services must not hit Python's recursion limit."""
-    graph = {n: [(d, e) for d, e in dependency_names(raw) if d in services and d != n] for n, raw in services.items()}
-    state: dict[str, int] = {}  # 1 = on the stack, 2 = done
-    reported: set[frozenset] = set()
-    for root in graph:
-        if root in state:
-            continue
-        state[root] = 1
-        stack = [root]
-        edges = [iter(graph[root])]
-        while edges:
-            node = stack[-1]
-            step = next(edges[-1], None)
-            if step is None:
-                state[node] = 2
-                stack.pop()
-                edges.pop()
-                continue
-            dep, elem = step
-            if state.get(dep) == 1:
-                cycle = stack[stack.index(dep):] + [dep]
-                key = frozenset(cycle)
-                if key not in reported:
-                    reported.add(key)
-                    report(("services", node, "depends_on", elem), "dependency cycle: " + " → ".join(cycle))
-            elif dep not in state:
-                state[dep] = 1
-                stack.append(dep)
-                edges.append(iter(graph[dep]))
+    """Report each dependency cycle once, at the edge that closes it."""
+    graph = Graph({n: [d for d, _ in dependency_names(raw)] for n, raw in services.items()})
+    for cycle in graph.cycles():
+        node, dep = cycle[-2], cycle[-1]
+        elem = next(e for d, e in dependency_names(services[node]) if d == dep)
+        report(("services", node, "depends_on", elem), "dependency cycle: " + " → ".join(cycle))

@@ -13,6 +13,7 @@ import time
 
 from ..config.model import Dependency
 from ..errors import LocaldError
+from ..graph import graph_of
 from ..plan import Plan, port_is_free, remember_ports
 from .output import LogSink, Printer
 from .state import StateStore, log_dir
@@ -233,22 +234,7 @@ class Coordinator:
 
     def stop_levels(self) -> list[list[str]]:
         """Services grouped so each group only depends on later groups: dependents stop first."""
-        names = set(self.names)
-        level: dict[str, int] = {}
-
-        def depth(n: str) -> int:
-            if n not in level:
-                level[n] = 0
-                level[n] = 1 + max((depth(d) for d in self.plan.dependents(n) if d in names), default=-1)
-            return level[n]
-
-        for n in names:
-            depth(n)
-        groups: dict[int, list[str]] = {}
-        for n in self.plan.order:
-            if n in names:
-                groups.setdefault(level[n], []).append(n)
-        return [groups[k] for k in sorted(groups)]
+        return graph_of(self.plan.project.services).reverse_levels(self.names)
 
     def down(self, force: bool = False) -> None:
         self.cancel.set()
