@@ -16,9 +16,11 @@ import pytest
 from locald.config.model import Project, build_service
 from locald.errors import LocaldError
 from locald.plan import make_plan
-from locald.runtime import pgroups
 from locald.runtime.output import LogSink, Printer
-from locald.runtime.processes import TOKEN_VAR, Cancelled, ProcessRunner, process_env
+from locald.runtime.processes import pgroups
+from locald.runtime.processes.launch import process_env
+from locald.runtime.processes.runner import TOKEN_VAR, ProcessRunner
+from locald.runtime.service_runtime import Cancelled
 
 PY = sys.executable
 
