@@ -37,7 +37,9 @@ class FakeRuntime:
     def prepare(self, names, say) -> None:
         self._event("prepare", tuple(names))
 
-    def start(self, names) -> None:
+    def start(self, names, cancel=None) -> None:
+        if cancel is not None and cancel.is_set():
+            raise Cancelled("cancelled")
         self._event("start", tuple(names))
         for name in names:
             plan = self.script.get(name, {})
@@ -101,6 +103,10 @@ class FakeRuntime:
                 if time.monotonic() >= deadline:
                     raise LocaldError(f"service {name} was not {condition} after {timeout:g}s")
                 self.cond.wait(0.01)
+
+    def final_exit(self, name):
+        state = self.state.get(name, "")
+        return (int(state.split()[1]), time.time()) if state.startswith("exited") else None
 
     def status(self) -> dict:
         with self.cond:

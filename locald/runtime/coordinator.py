@@ -4,7 +4,8 @@ It never asks what kind a service is: each service belongs to the runtime that `
 service_runtime.py), and the coordinator only starts, stops, waits for and observes through that
 seam. Start: every service starts as soon as its own dependencies meet their condition; services
 that become startable together start together (one call per runtime: containers in one compose
-call). Stop: reverse dependency order, one level at a time, each level in parallel.
+call). Stop: reverse dependency order, one level at a time, each level in parallel. The end of a
+run: `outcome` says when every service has ended for good and with which exit status.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from .ports import busy_port_problem
 from .service_runtime import COMPLETED, Cancelled, ServiceRuntime, StartFailed, condition_words, effective_condition
 
 BATCH_WINDOW = 0.02  # seconds to gather services that became startable together into one start call
+SHOWN = 20  # names listed in a "starting …" line
 DEFAULT_READY_TIMEOUT = 60.0
 
 
@@ -44,7 +46,8 @@ class Coordinator:
             self.runtime_of[name] = runtime
         self.runtimes = [r for r in runtimes if any(self.runtime_of[n] is r for n in names)]
         self.cancel = cancel or threading.Event()
-        self.started: dict[str, threading.Event] = {n: threading.Event() for n in names}
+        self.in_run = set(names)
+        self.killed = False
 
     def _names_of(self, runtime: ServiceRuntime, names) -> list[str]:
         return [n for n in names if self.runtime_of[n] is runtime]
@@ -64,35 +67,52 @@ class Coordinator:
 
     def up(self) -> None:
         """Start the selection; on any failure stop waiting and raise StartFailed (the caller stops
-        what was started with `down`)."""
+        what was started with `down`).
+
+        No thread waits for a service that has not started: when a service starts, one wait begins
+        per (condition, timeout) its dependents ask of it, and each result may make dependents
+        startable. The cancel event is checked before every batch and, by the runtimes, before every
+        spawn."""
         for name in self.names:
             self.on_status(name, status="waiting", kind=self.plan.service(name).kind)
-        ready: queue.Queue = queue.Queue()
-
-        def waiter(name: str) -> None:
-            try:
-                self._dependencies_met(name)
-                ready.put((name, None))
-            except LocaldError as exc:
-                ready.put((name, exc))
-
+        unmet = {n: 0 for n in self.names}
+        dependents: dict[str, list[tuple[str, Dependency]]] = {}
         for name in self.names:
-            threading.Thread(target=waiter, args=(name,), daemon=True, name=f"deps-{name}").start()
-        pending = set(self.names)
+            for dep in self.plan.dependencies(name):
+                if dep.name in self.in_run:  # outside the selection of `up SVC…`: assumed handled elsewhere
+                    unmet[name] += 1
+                    dependents.setdefault(dep.name, []).append((name, dep))
+        position = {n: i for i, n in enumerate(self.names)}
+        results: queue.Queue = queue.Queue()
+        startable = [n for n in self.names if not unmet[n]]
+        unstarted, in_flight = len(self.names), 0
         try:
-            while pending:
-                batch = [ready.get()]
-                time.sleep(BATCH_WINDOW)
-                while True:
-                    try:
-                        batch.append(ready.get_nowait())
-                    except queue.Empty:
-                        break
-                for name, error in batch:
-                    pending.discard(name)
-                    if error is not None:
-                        raise error
-                self._start_batch([name for name, _ in batch])
+            while True:
+                if startable:
+                    startable.sort(key=position.__getitem__)
+                    self._start_batch(startable)
+                    unstarted -= len(startable)
+                    for name in startable:
+                        in_flight += self._await_for_dependents(name, dependents.get(name, []), results)
+                    startable = []
+                if not unstarted:
+                    break
+                if not in_flight:
+                    raise StartFailed("no service can start: the dependency graph has a cycle")
+                for name, condition, edges, error in self._next_results(results, in_flight):
+                    in_flight -= 1
+                    for dependent, dep in edges:
+                        if error is not None:
+                            if isinstance(error, Cancelled):
+                                raise error
+                            if dep.required:
+                                raise StartFailed(f"'{dependent}' needs '{name}' to be "
+                                                  f"{condition_words(condition)}: {error}")
+                            self.say(f"{dependent}: optional dependency '{name}' not "
+                                     f"{condition_words(condition)}: starting anyway")
+                        unmet[dependent] -= 1
+                        if not unmet[dependent]:
+                            startable.append(dependent)
             self._await_all_ready()
         except BaseException as exc:
             self.cancel.set()
@@ -100,65 +120,85 @@ class Coordinator:
                 exc = StartFailed(str(exc))
             raise exc
 
-    def _dependencies_met(self, name: str) -> None:
-        """Block until each dependency meets its condition; raise on a required one that cannot."""
-        for dep in self.plan.dependencies(name):
-            if dep.name in self.started:  # outside the selection of `up SVC…`: assumed handled elsewhere
-                self._await(name, dep)
+    def _await_for_dependents(self, name: str, edges: list[tuple[str, Dependency]], results: queue.Queue) -> int:
+        """Begin one wait per (condition, timeout) that `name`'s dependents ask for; each puts
+        (name, condition, edges, error or None) on `results`. Returns how many began."""
+        runtime = self.runtime_of[name]
+        groups: dict[tuple[str, float], list[tuple[str, Dependency]]] = {}
+        for dependent, dep in edges:
+            condition = effective_condition(dep.condition, runtime.has_readiness(name))
+            groups.setdefault((condition, dep.timeout), []).append((dependent, dep))
+        for (condition, timeout), group in groups.items():
+            self._in_thread(f"await-{name}", self._wait_for, name, condition, timeout,
+                            lambda error, c=condition, g=group: results.put((name, c, g, error)))
+        return len(groups)
 
-    def _await(self, name: str, dep: Dependency) -> None:
-        deadline = time.monotonic() + dep.timeout
-        while not self.started[dep.name].wait(0.1):
-            if self.cancel.is_set():
-                raise Cancelled("cancelled")
-            if time.monotonic() > deadline:
-                raise StartFailed(f"'{name}' waited {dep.timeout:g}s for '{dep.name}' to start")
-        runtime = self.runtime_of[dep.name]
-        condition = effective_condition(dep.condition, runtime.has_readiness(dep.name))
+    def _wait_for(self, name: str, condition: str, timeout: float, report: Callable) -> None:
+        """One runtime wait, its outcome handed to `report(error or None)`; never raises (a thread body)."""
         try:
-            runtime.wait(dep.name, condition, max(0.1, deadline - time.monotonic()), self.cancel)
-        except Cancelled:
-            raise
+            self.runtime_of[name].wait(name, condition, timeout, self.cancel)
+            error = None
         except LocaldError as exc:
-            if not dep.required:
-                self.say(f"{name}: optional dependency '{dep.name}' not {condition_words(condition)}: starting anyway")
-                return
-            raise StartFailed(f"'{name}' needs '{dep.name}' to be {condition_words(condition)}: {exc}") from None
+            error = exc
+        except Exception as exc:  # a bug in a runtime must end the start, not print a thread traceback
+            error = LocaldError(f"waiting for {name} failed: {exc!r}")
+        report(error)
+
+    @staticmethod
+    def _in_thread(name: str, target, *args) -> None:
+        threading.Thread(target=target, args=args, daemon=True, name=name).start()
+
+    def _next_results(self, results: queue.Queue, in_flight: int) -> list:
+        """The next wait results: block for one (watching cancel), then gather those that arrive
+        within BATCH_WINDOW, so services that become startable together start in one call."""
+        while True:
+            try:
+                batch = [results.get(timeout=0.1)]
+                break
+            except queue.Empty:
+                if self.cancel.is_set():
+                    raise Cancelled("cancelled") from None
+        if in_flight > 1:  # only then can another result be about to arrive
+            time.sleep(BATCH_WINDOW)
+        while True:
+            try:
+                batch.append(results.get_nowait())
+            except queue.Empty:
+                return batch
 
     def _start_batch(self, names: list[str]) -> None:
         if self.cancel.is_set():
             raise Cancelled("cancelled")
-        self.say(f"starting {', '.join(names)}")
+        shown = ", ".join(names[:SHOWN]) + (f" and {len(names) - SHOWN} more" if len(names) > SHOWN else "")
+        self.say(f"starting {shown}")
         for runtime in self.runtimes:
             mine = self._names_of(runtime, names)
             if mine:
-                runtime.start(mine)
+                runtime.start(mine, self.cancel)
                 for name in mine:
                     self.on_status(name, status="started")
-                    self.started[name].set()
 
     def _await_all_ready(self) -> None:
         """Each service of the run meets its own final condition: what its dependents ask for
-        (completed for a one-shot job), else healthy when it has a readiness check."""
+        (completed for a one-shot job), else healthy when it has a readiness check. The first
+        failure cancels the other waits."""
         jobs = {d.name for s in self.names for d in self.plan.dependencies(s) if d.condition == COMPLETED}
-        errors: list[LocaldError] = []
-
-        def check(name: str) -> None:
+        results: queue.Queue = queue.Queue()
+        for name in self.names:
             runtime = self.runtime_of[name]
             condition = COMPLETED if name in jobs else effective_condition(None, runtime.has_readiness(name))
-            try:
-                runtime.wait(name, condition, self._ready_timeout(name), self.cancel)
+            self._in_thread(f"ready-{name}", self._wait_for, name, condition, self._ready_timeout(name),
+                            lambda error, n=name: results.put((n, error)))
+        first: LocaldError | None = None
+        for _ in self.names:
+            name, error = results.get()
+            if error is None:
                 self.on_status(name, status="ready")
-            except LocaldError as exc:
-                errors.append(exc)
-
-        threads = [threading.Thread(target=check, args=(n,), daemon=True) for n in self.names]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
-        if errors:
-            raise errors[0]
+            elif first is None or (isinstance(first, Cancelled) and not isinstance(error, Cancelled)):
+                first = error  # a real failure explains more than the cancellations it caused
+                self.cancel.set()
+        if first is not None:
+            raise first
 
     def _ready_timeout(self, name: str) -> float:
         waits = [d.timeout for s in self.names for d in self.plan.dependencies(s) if d.name == name]
@@ -172,7 +212,8 @@ class Coordinator:
 
     def down(self) -> None:
         """Stop everything of this run in reverse dependency order, then let each runtime release
-        what its services share (the compose network, log followers)."""
+        what its services share (the compose network, log followers). Never raises: a runtime that
+        fails to stop is reported and the others are still stopped."""
         self.cancel.set()
         levels = self.stop_levels()
         released: set[int] = set()
@@ -189,9 +230,10 @@ class Coordinator:
                     mine = self._names_of(runtime, group)
                     if mine:
                         calls.append((runtime, mine))
-            threads = [threading.Thread(target=r.stop, args=(names,)) for r, names in calls]
+            threads = [threading.Thread(target=self._stop_quietly, args=call) for call in calls[1:]]
             for t in threads:
                 t.start()
+            self._stop_quietly(*calls[0])
             for t in threads:
                 t.join()
             done = [n for g in levels[i:] for n in g] if len(rest) == 1 else group
@@ -201,18 +243,47 @@ class Coordinator:
                 break
         for runtime in self.runtimes:
             if id(runtime) not in released:
-                runtime.stop(None)
+                self._stop_quietly(runtime, None)
+
+    def _stop_quietly(self, runtime: ServiceRuntime, names: list[str] | None) -> None:
+        try:
+            runtime.stop(names)
+        except Exception as exc:  # reported, never raised: the rest must still be stopped
+            if not self.killed:  # after a forced kill, a stop that lost the race says nothing new
+                what = ", ".join(names) if names else "the rest"
+                self.say(f"could not stop {what}: {exc if isinstance(exc, LocaldError) else repr(exc)}")
 
     def kill(self) -> None:
-        """Second Ctrl-C: no grace for anyone."""
+        """Second Ctrl-C: no grace for anyone, nothing starts any more. Safe from any thread, even
+        while up() or down() is running."""
+        self.killed = True
         self.cancel.set()
         for runtime in self.runtimes:
-            runtime.kill()
+            try:
+                runtime.kill()
+            except Exception as exc:
+                self.say(f"could not kill everything: {exc if isinstance(exc, LocaldError) else repr(exc)}")
+
+    def outcome(self) -> int | None:
+        """None while a service of this run runs or may run again (its restart policy says so);
+        once every one has ended: 0 when all ended with 0, else the exit status of the first that
+        did not (128 + N for a signal N, as a shell says)."""
+        ends = []
+        for name in self.names:
+            end = self.runtime_of[name].final_exit(name)
+            if end is None:
+                return None
+            ends.append(end)
+        failed = sorted((when, code) for code, when in ends if code != 0)
+        if not failed:
+            return 0
+        code = failed[0][1]
+        return 128 - code if code < 0 else code
 
     # --- while running -----------------------------------------------------------------------------
 
     def restart(self, name: str) -> None:
-        if name not in self.started:
+        if name not in self.in_run:
             raise LocaldError(f"service '{name}' is not part of this run")
         self.runtime_of[name].restart(name)
         self.on_status(name, status="started")
@@ -221,5 +292,5 @@ class Coordinator:
         """Live status of every service of this run, for `locald status`."""
         out: dict[str, dict] = {}
         for runtime in self.runtimes:
-            out.update({n: info for n, info in runtime.status().items() if n in self.started})
+            out.update({n: info for n, info in runtime.status().items() if n in self.in_run})
         return out

@@ -50,14 +50,16 @@ class ServiceRuntime(Protocol):
     def prepare(self, names: list[str], say: Callable[[str], None]) -> None:
         """Everything that can fail before anything starts (raises LocaldError)."""
 
-    def start(self, names: list[str]) -> None:
-        """Start these services now, together (their dependencies are met). Raises LocaldError."""
+    def start(self, names: list[str], cancel: threading.Event | None = None) -> None:
+        """Start these services now, together (their dependencies are met). Raises LocaldError, or
+        Cancelled when `cancel` is set (checked before each service it spawns) or after kill()."""
 
     def stop(self, names: list[str] | None = None) -> None:
         """Stop these services, or (None) everything this runtime started and what they share."""
 
     def kill(self) -> None:
-        """No grace for anyone: the second Ctrl-C."""
+        """No grace for anyone, and nothing starts afterwards: the second Ctrl-C. Safe to call from
+        another thread while a start or a stop is in progress."""
 
     def restart(self, name: str) -> None:
         """Stop and start one service of the running stack."""
@@ -68,6 +70,10 @@ class ServiceRuntime(Protocol):
     def wait(self, name: str, condition: str, timeout: float, cancel: threading.Event | None = None) -> None:
         """Block until `condition` (one of CONDITIONS) holds. LocaldError naming the service and its last
         output when it cannot hold any more or `timeout` passes; Cancelled when `cancel` is set."""
+
+    def final_exit(self, name: str) -> tuple[int, float] | None:
+        """(exit code, wall-clock time it ended) once the service has ended and nothing will run it
+        again (its restart policy is spent or says no); None while it runs or may run again."""
 
     def status(self) -> dict[str, dict]:
         """Live state of this runtime's services: state, health, pid or container, exit code, restarts."""

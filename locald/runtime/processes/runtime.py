@@ -10,7 +10,9 @@ from ...config.model import Service
 from ...errors import LocaldError
 from ..cleanup import kill_leftovers
 from ..output import LogSink
+from ..service_runtime import Cancelled
 from .runner import ProcessRunner
+from .stopper import stop_runners
 
 
 class ProcessRuntime:
@@ -23,6 +25,10 @@ class ProcessRuntime:
         self.on_spawn = on_spawn
         self.base_env = base_env
         self.runners: dict[str, ProcessRunner] = {}
+        # Every spawn happens under the gate, and kill() closes it: nothing starts after a kill.
+        self._gate = threading.Lock()
+        self._killed = False
+        self._hurry = threading.Event()  # set by kill(): stops in progress skip their grace periods
 
     def handles(self, service: Service) -> bool:
         return not service.is_container
@@ -38,28 +44,37 @@ class ProcessRuntime:
         for name in names:
             self._runner(name)
 
-    def start(self, names: list[str]) -> None:
+    def start(self, names: list[str], cancel: threading.Event | None = None) -> None:
+        """Spawn each service in turn; `cancel` (or a kill) is checked before every spawn."""
         for name in names:
-            self._runner(name).start()
+            runner = self._runner(name)
+            with self._gate:
+                if self._killed or (cancel is not None and cancel.is_set()):
+                    raise Cancelled("cancelled before starting " + name)
+                runner.start()
 
     def stop(self, names: list[str] | None = None) -> None:
-        """Stop in parallel: each runner waits out its own grace period."""
+        """Stop together: one pass finds every escaped process, each group gets its own grace period."""
         runners = [self.runners[n] for n in (self.runners if names is None else names) if n in self.runners]
-        threads = [threading.Thread(target=r.stop, name=f"stop-{r.name}") for r in runners]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
+        stop_runners(runners, hurry=self._hurry)
 
     def kill(self) -> None:
+        """No grace for anyone, and no spawn after this (a start in progress ends with Cancelled)."""
+        with self._gate:
+            self._killed = True
+        self._hurry.set()
+        stop_runners(list(self.runners.values()), grace=0, hurry=self._hurry)
         kill_leftovers(self.plan.state_dir, grace=0)
 
     def restart(self, name: str) -> None:
         runner = self.runners.get(name)
         if runner is not None:
             runner.stop()
-        self.runners.pop(name, None)
-        self._runner(name).start()
+        with self._gate:
+            if self._killed:
+                raise Cancelled(f"not restarting {name}: shutting down")
+            self.runners.pop(name, None)
+            self._runner(name).start()
 
     def has_readiness(self, name: str) -> bool:
         return self._runner(name).has_readiness_check
@@ -69,6 +84,10 @@ class ProcessRuntime:
         if runner is None:
             raise LocaldError(f"service {name} was not started")
         runner.wait(condition, timeout, cancel)
+
+    def final_exit(self, name: str) -> tuple[int, float] | None:
+        runner = self.runners.get(name)
+        return runner.final_exit() if runner is not None else None
 
     def status(self) -> dict[str, dict]:
         return {name: runner.status() for name, runner in self.runners.items()}
