@@ -18,6 +18,7 @@ from .config.model import Dependency, Project, Service
 from .config.semantic import REFERENCE
 from .graph import graph_of
 from .presets import container_port_of, url_scheme, url_suffix
+from .runtime.private import write_private
 
 HOST_FROM_CONTAINERS = "host.docker.internal"
 
@@ -175,5 +176,4 @@ def make_plan(project: Project, exposed_ports: dict[str, int] | None = None, che
 
 def remember_ports(plan: Plan) -> None:
     """Keep auto-assigned ports for the next run (sticky while they stay free)."""
-    plan.state_dir.mkdir(parents=True, exist_ok=True)
-    ports_file(plan.state_dir).write_text(json.dumps(plan.ports, indent=1, sort_keys=True))
+    write_private(ports_file(plan.state_dir), json.dumps(plan.ports, indent=1, sort_keys=True))

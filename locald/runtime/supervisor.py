@@ -20,6 +20,7 @@ from ..plan import compose_project_name, make_plan, topological_order, with_depe
 from .cleanup import kill_leftovers
 from .control import ControlServer
 from .output import Printer
+from .private import open_append, private_dir
 from .state import AlreadyRunning, StateStore, read_state, supervisor_running
 
 SUPERVISOR_LOG = "supervisor.log"
@@ -153,12 +154,11 @@ def handle(coordinator, command: dict) -> dict:
 
 def spawn_detached(project: Project, names: list[str]) -> subprocess.Popen:
     """Start `locald _supervise` in its own session; its output goes to .locald/supervisor.log."""
-    state_dir = project.state_dir
-    state_dir.mkdir(parents=True, exist_ok=True)
-    log = open(state_dir / SUPERVISOR_LOG, "ab")
+    state_dir = private_dir(project.state_dir)
     argv = [sys.executable, "-m", "locald", "-f", str(project.file), "_supervise", *names]
-    return subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True,
-                            cwd=project.root)
+    with open_append(state_dir / SUPERVISOR_LOG) as log:  # it may quote secrets: 0600
+        return subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True,
+                                cwd=project.root)
 
 
 def wait_detached(project: Project, proc: subprocess.Popen, echo, timeout: float = 600) -> int:
