@@ -91,7 +91,7 @@ class ContainerRuntime:
         builds = [n for n in names if self._build_of(n)]
         if builds:
             echo(f"building {', '.join(builds)}")
-            self._stream(self._compose_cmd() + ["build", *builds], echo, lambda out: docker_errors.build_failed(builds, out))
+            self._stream(self._compose_cmd() + ["build", "--", *builds], echo, lambda out: docker_errors.build_failed(builds, out))
             for n in builds:
                 self._images.pop(self._image_of(n), None)
         others = [n for n in names if n not in builds]
@@ -101,7 +101,7 @@ class ContainerRuntime:
                 missing.setdefault(self._image_of(name), []).append(name)
         for image, services in missing.items():
             echo(f"pulling {image} (for {', '.join(services)})")
-            self._stream([engine.docker(), "pull", image], echo,
+            self._stream([engine.docker(), "pull", "--", image], echo,
                          lambda out, image=image, services=services: docker_errors.pull_failed(image, services, out),
                          timeout=PULL_TIMEOUT)
             self._images.pop(image, None)
@@ -329,7 +329,7 @@ class ContainerRuntime:
             argv.append("--no-log-prefix")
         if timestamps:
             argv.append("--timestamps")
-        return argv + list(names)
+        return argv + ["--", *names]
 
 
 def log_line_service(head: str) -> str:
