@@ -6,11 +6,12 @@ decides it. The kernel tells each side who holds the other end of a Unix socket 
 at connect/listen time, not forgeable), so the server drops any other user's connection before
 reading a byte, and the client refuses a server run by someone else. Chosen over a 0600 socket file
 in the 0700 state dir because the check does not depend on file modes, umask or the file system
-(some hold no sockets), has no 108-byte path limit and leaves no stale file after a crash; it also
+(some hold no sockets), has no 108-byte path limit and no socket to unlink after a crash; it also
 answers per connection, which is what forwarded dashboard actions will need.
 
-The abstract name is random and written to `.locald/control` (0600): another user can neither
-read it nor bind the name before us.
+The abstract name is random (a name derived from the path could be bound first by another user) and
+written to `.locald/control` (0600). It is no secret (/proc/net/unix lists it): the peer check is the
+guard. After a crash the name answers nothing, which the client reports as "not running".
 
 Bounded: one selector thread reads every connection (no thread per connection); a request is at
 most MAX_REQUEST bytes and must arrive within READ_TIMEOUT; at most MAX_CONNECTIONS are open (the

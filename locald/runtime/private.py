@@ -74,10 +74,9 @@ def open_private(path: Path, flags: int) -> int:
     return fd
 
 
-def open_append(path: Path, binary: bool = True):
-    """A private file opened for appending (logs)."""
-    fd = open_private(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND)
-    return os.fdopen(fd, "ab" if binary else "a")
+def open_append(path: Path):
+    """A private file opened for appending bytes (logs)."""
+    return os.fdopen(open_private(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND), "ab")
 
 
 def write_private(path: Path, data: str | bytes) -> None:
