@@ -18,12 +18,14 @@ from ..config.model import Project
 from ..errors import LocaldError
 from ..graph import graph_of
 from ..plan import compose_project_name, make_plan
-from .cleanup import kill_leftovers
+from .cleanup import SUPERVISOR_MARKER, kill_leftovers, supervisor_env
 from .control import ControlServer
+from .interrupts import Interrupts
 from .output import Printer, open_sinks
-from .private import open_append, private_dir
-from .service_runtime import Cancelled, StartFailed
-from .state import AlreadyRunning, StateStore, log_dir, read_ports, read_state, remember_ports, supervisor_running
+from .private import open_append
+from .service_runtime import Cancelled
+from .state import (AlreadyRunning, StateStore, log_dir, prepare_state_dir, read_ports, read_state, remember_ports,
+                    supervisor_running)
 
 SUPERVISOR_LOG = "supervisor.log"
 
@@ -44,11 +46,12 @@ def unknown_services(project: Project, names) -> None:
 
 
 def remove_leftovers(project: Project, state_dir: Path, echo=None) -> None:
-    """What a crashed run left: every marked process, and the compose project's containers."""
-    found = kill_leftovers(state_dir)
+    """What a crashed run left: its recorded process groups, every marked process and what runs below
+    them, and the compose project's containers."""
+    state = read_state(state_dir)
+    found = kill_leftovers(state_dir, records=state.get("processes"))
     if found and echo:
         echo(f"removed {found} leftover process{'es' if found != 1 else ''} of an earlier run")
-    state = read_state(state_dir)
     compose_project = state.get("compose_project")
     if compose_project and state.get("containers"):
         from .containers.engine import remove_project
@@ -60,26 +63,6 @@ def already_running(state_dir: Path) -> LocaldError:
     pid = read_state(state_dir).get("pid")
     return LocaldError(f"locald is already running for this project (pid {pid}); "
                        "`locald down` stops it, `locald status` shows it")
-
-
-class Interrupts:
-    """First SIGINT/SIGTERM: stop gracefully. Second: kill everything now."""
-
-    def __init__(self):
-        self.stop = threading.Event()
-        self.count = 0
-        self.on_force = None
-
-    def install(self) -> None:
-        signal.signal(signal.SIGINT, self._handle)
-        signal.signal(signal.SIGTERM, self._handle)
-        signal.signal(signal.SIGHUP, self._handle)
-
-    def _handle(self, signum, frame) -> None:
-        self.count += 1
-        self.stop.set()
-        if self.count >= 2 and self.on_force:
-            self.on_force()
 
 
 def build_plan(project: Project, names: list[str], say, cancel: threading.Event):
@@ -113,19 +96,21 @@ def make_runtimes(plan, names: list[str], images, sinks, store: StateStore) -> l
 
 
 def run(project: Project, names: list[str], printer: Printer | None, detached: bool = False) -> int:
-    """Bring the selection up, keep it running until told to stop, bring it down. Exit status."""
+    """Bring the selection up, keep it running until told to stop (attached: or until every service
+    has ended for good), bring it down. Exit status."""
     from .coordinator import Coordinator
 
     names = selection(project, names)
     state_dir = project.state_dir
-    store = StateStore(state_dir)
+    say = printer.system if printer else (lambda text: print(text, flush=True))
+    interrupts = Interrupts()
+    interrupts.install()
+    store = StateStore(state_dir, on_error=say)
     try:
         store.acquire()
     except AlreadyRunning:
         raise already_running(state_dir) from None
-    interrupts = Interrupts()
-    interrupts.install()
-    say = printer.system if printer else (lambda text: print(text, flush=True))
+    os.environ.update(supervisor_env(state_dir))  # every child we run carries it: found after a crash
     coordinator = None
     server = None
     sinks: dict = {}
@@ -142,34 +127,65 @@ def run(project: Project, names: list[str], printer: Printer | None, detached: b
                            printer, truncate=True)
         coordinator = Coordinator(plan, names, make_runtimes(plan, names, images, sinks, store), say=say,
                                   on_status=store.set_service, cancel=interrupts.stop)
-        interrupts.on_force = coordinator.kill
+        interrupts.on_force(coordinator.kill)
         server = ControlServer(state_dir, lambda cmd: handle(coordinator, cmd))
         coordinator.preflight()
         coordinator.up()
         store.update(phase="ready")
-        say("ready: " + ", ".join(f"{n} {url}" if url else n for n, url in service_urls(plan, names)))
-        while not interrupts.stop.wait(1.0):
-            pass
-        say("stopping (Ctrl-C again to kill)")
-    except LocaldError as exc:
-        code = 1
-        if interrupts.count and isinstance(exc, (StartFailed, Cancelled)):
+        say("ready: " + shown(f"{n} {url}" if url else n for n, url in service_urls(plan, names)))
+        code = run_until_stopped(coordinator, interrupts, say, until_all_ended=not detached)
+    except (LocaldError, OSError) as exc:
+        if interrupts.count:  # what fails after a Ctrl-C is the stop that was asked for, not a new problem
             say("interrupted: stopping")
             code = 130
         else:
-            store.update(phase="failed", error=str(exc))
-            say(f"error: {exc}")
+            text = str(exc) if isinstance(exc, LocaldError) else f"{exc.strerror or exc}: {exc.filename or ''}"
+            store.update(phase="failed", error=text)
+            say(f"error: {text}")
+            code = 1
     finally:
-        store.update(phase="stopping")
-        if coordinator:
-            coordinator.down()
-        if server:
-            server.close()
-        for sink in sinks.values():
-            sink.close()
-        store.update(phase="stopped", processes={})
-        store.release()
+        shut_down(store, coordinator, server, sinks, interrupts)
     return code
+
+
+def run_until_stopped(coordinator, interrupts: Interrupts, say, until_all_ended: bool) -> int:
+    """Wait for a Ctrl-C (or `locald down`): exit status 0. With `until_all_ended`, also end once every
+    service has ended for good, as `docker compose up` does: its outcome is the exit status."""
+    while not interrupts.stop.wait(0.5):
+        if until_all_ended:
+            outcome = coordinator.outcome()
+            if outcome is not None:
+                say("every service has ended" + (f" (exit status {outcome})" if outcome else "") + ": stopping")
+                return outcome
+    say("stopping (Ctrl-C again to kill)")
+    return 0
+
+
+def shut_down(store: StateStore, coordinator, server, sinks, interrupts: Interrupts) -> None:
+    """Stop everything that was started. Nothing here raises on the way: a failed state write or a
+    runtime that cannot stop must not leave the other services running."""
+    store.update(phase="stopping")
+    if coordinator is not None:
+        if interrupts.force.is_set():
+            coordinator.kill()
+        coordinator.down()
+    if server is not None:
+        server.close()
+    for sink in sinks.values():
+        try:
+            sink.close()
+        except OSError:
+            pass
+    store.update(phase="stopped", processes={})
+    store.release()
+    os.environ.pop(SUPERVISOR_MARKER, None)
+
+
+def shown(items, limit: int = 20) -> str:
+    """A list for one line: the first `limit` items, then how many more."""
+    items = list(items)
+    more = f" and {len(items) - limit} more" if len(items) > limit else ""
+    return ", ".join(items[:limit]) + more
 
 
 def service_urls(plan, names):
@@ -192,7 +208,7 @@ def handle(coordinator, command: dict) -> dict:
 
 def spawn_detached(project: Project, names: list[str]) -> subprocess.Popen:
     """Start `locald _supervise` in its own session; its output goes to .locald/supervisor.log."""
-    state_dir = private_dir(project.state_dir)
+    state_dir = prepare_state_dir(project.state_dir)
     argv = [sys.executable, "-m", "locald", "-f", str(project.file), "_supervise", *names]
     with open_append(state_dir / SUPERVISOR_LOG) as log:  # it may quote secrets: 0600
         return subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True,
@@ -251,7 +267,7 @@ def stop(project: Project, timeout: float = 120, echo=None) -> bool:
         else:
             kill_leftovers(state_dir)  # cheap: a /proc scan; nothing may survive `down`
         return True
-    leftovers = kill_leftovers(state_dir)
+    leftovers = kill_leftovers(state_dir, records=state.get("processes"))
     had_containers = bool(state.get("compose_project") and state.get("containers"))
     if had_containers or project.containers:
         from .containers.engine import remove_project

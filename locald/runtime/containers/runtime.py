@@ -21,6 +21,7 @@ from typing import Callable, Mapping
 
 from ...compose.translate import has_healthcheck, to_compose, yaml_text
 from ...config.model import Service
+from ..helpers import spawn_helper
 from ..output import LogSink
 from ..private import private_dir, write_private
 from ..service_runtime import COMPLETED, HEALTHY, STARTED, Cancelled, condition_words, effective_condition
@@ -80,11 +81,13 @@ class ContainerRuntime:
     def prepare(self, names: list[str], say: Callable[[str], None]) -> None:
         self.write_compose()
 
-    def start(self, names: list[str]) -> None:
+    def start(self, names: list[str], cancel: threading.Event | None = None) -> None:
         """Create and start these services in one `compose up -d --no-deps` (the caller orders batches),
         then stream their logs into their sinks."""
         if not names:
             return
+        if cancel is not None and cancel.is_set():
+            raise Cancelled("cancelled before starting " + ", ".join(names))
         if not self._written:
             self.write_compose()
         from python_on_whales.exceptions import DockerException
@@ -147,8 +150,8 @@ class ContainerRuntime:
         if not sinks:
             return
         argv = self.logs_argv(list(sinks), follow=True)
-        proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                cwd=self.plan.project.root, start_new_session=True)
+        proc = spawn_helper(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                            cwd=self.plan.project.root, start_new_session=True)
         self._followers.append(proc)
         threading.Thread(target=pump_compose_logs, args=(proc.stdout, sinks), daemon=True,
                          name="compose-logs").start()
@@ -215,6 +218,14 @@ class ContainerRuntime:
                               f"{state}.{_logs_paragraph(rows)}")
 
     # --- status and logs -------------------------------------------------------------------------
+
+    def final_exit(self, name: str) -> tuple[int, float] | None:
+        """Exited or dead: the engine has already decided against a restart (it says "restarting"
+        while it will restart one). From the last snapshot, kept fresh by engine events."""
+        for row in self._watch.latest():
+            if row.service == name and row.state in ("exited", "dead"):
+                return (row.exit_code if row.exit_code is not None else 1), time.time()
+        return None
 
     def status(self) -> dict[str, dict]:
         """Per service: state, health (None without a health check), exit_code, ports, container."""

@@ -1,8 +1,8 @@
 """The live state of a compose project's containers, for readiness waits.
 
-One `docker events` child (our own Popen, in its own session so it can be killed with its group)
-only says "something changed"; the truth is always a fresh `docker ps` snapshot, shared by every
-waiter. Events make a wait react within tens of milliseconds without polling; a slow poll while
+One `docker events` child (our own Popen, in its own session so it can be killed with its group,
+and dying with the supervisor: see helpers.py) only says "something changed"; the truth is always a
+fresh `docker ps` snapshot, shared by every waiter. Events make a wait react within tens of milliseconds without polling; a slow poll while
 someone waits covers the moment before the event stream is connected.
 """
 
@@ -14,6 +14,7 @@ import subprocess
 import threading
 import time
 
+from ..helpers import spawn_helper
 from . import engine
 
 POLL_WHILE_WAITING = 1.0  # seconds between snapshots when no event arrives
@@ -43,8 +44,8 @@ class ContainerWatch:
             argv = [engine.docker(), "events", "--filter", "type=container",
                     "--filter", f"label={engine.PROJECT_LABEL}={self.compose_project}",
                     *[a for e in EVENTS for a in ("--filter", f"event={e}")], "--format", "{{.Action}}"]
-            self._proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-                                          stdin=subprocess.DEVNULL, start_new_session=True)
+            self._proc = spawn_helper(argv, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                                      stdin=subprocess.DEVNULL, start_new_session=True)
             threading.Thread(target=self._read, args=(self._proc,), daemon=True, name="docker-events").start()
             self._generation += 1
             threading.Thread(target=self._refresh_loop, args=(self._generation,), daemon=True,
@@ -86,6 +87,11 @@ class ContainerWatch:
         with self._cond:
             self._rows, self._taken, self._error = rows, taken, error
             self._cond.notify_all()
+
+    def latest(self) -> list[engine.ContainerRow]:
+        """The last snapshot, without asking the engine (events keep it fresh after a change)."""
+        with self._cond:
+            return list(self._rows)
 
     def rows_after(self, since: float, timeout: float) -> tuple[list[engine.ContainerRow], float] | None:
         """A snapshot taken at or after `since` (monotonic), waiting up to `timeout`; None on timeout."""

@@ -1,9 +1,9 @@
 """Process groups on Linux: signal one, tell whether it still has a live member, stop it with a grace
 period, and identify a process by (pid, start time) so a reused pid is never mistaken for ours.
 
-Liveness: `killpg(pgid, 0)` is one syscall, but it also succeeds while the group's leader is a zombie
-not reaped yet; only then is /proc read. Whoever has reaped the leader says so (`leader_reaped`) and
-never pays for a scan. `process_table` is the one full scan, for callers that look at many groups.
+Liveness: `killpg(pgid, 0)` is one syscall, but it also succeeds while a member is a zombie (a leader
+not reaped yet, or an orphan that a slow init has not reaped: seconds, on some machines); only then is
+/proc read. `process_table` is the one full scan, for callers that look at many groups at once.
 """
 
 from __future__ import annotations
@@ -58,17 +58,7 @@ def group_members(pgid: int) -> list[int]:
     return members
 
 
-def group_alive(pgid: int, leader_reaped: bool = False) -> bool:
-    """Whether the group has a live member. `leader_reaped`: the caller has waited for the leader, so
-    a successful killpg means a real member (no /proc scan)."""
-    if leader_reaped:
-        try:
-            os.killpg(pgid, 0)
-            return True
-        except ProcessLookupError:
-            return False
-        except PermissionError:
-            pass
+def group_alive(pgid: int) -> bool:
     return bool(group_members(pgid))
 
 

@@ -359,7 +359,7 @@ class ProcessRunner:
         poller.register(pidfd, select.POLLIN)
         code: int | None = None
         kill_at: float | None = None  # leftovers of a process that exited on its own get the grace period too
-        group_gone_at: float | None = None
+        exited_at = 0.0
         try:
             while True:
                 timeout = None if code is None else 100  # ms; only while winding down
@@ -374,12 +374,13 @@ class ProcessRunner:
                     elif fd == pidfd:
                         poller.unregister(pidfd)
                         code = child.wait()
+                        exited_at = time.monotonic()
                         ended.set()
                         with self._cond:
                             self._cond.notify_all()
-                        if not self._stopping and pgroups.group_alive(child.pid, leader_reaped=True):
-                            pgroups.signal_group(child.pid, self.stop_signal)
-                            kill_at = time.monotonic() + self.service.stop_grace_period
+                        # Members left in the group get the stop signal (killpg fails at once when none is).
+                        if not self._stopping and pgroups.signal_group(child.pid, self.stop_signal):
+                            kill_at = exited_at + self.service.stop_grace_period
                 if code is None:
                     continue
                 if out == -1:
@@ -388,10 +389,9 @@ class ProcessRunner:
                 if kill_at is not None and now >= kill_at:
                     pgroups.signal_group(child.pid, signal.SIGKILL)
                     kill_at = None
-                # The group is gone but the pipe is still open: an escaped descendant holds it. Do not wait.
-                if group_gone_at is None and not pgroups.group_alive(child.pid, leader_reaped=True):
-                    group_gone_at = now
-                if group_gone_at is not None and now - group_gone_at >= self.drain_limit:
+                # The pipe is still open a while after the exit: if the group is gone, an escaped
+                # descendant holds it. Do not wait for it. (Asked only then: it may read /proc.)
+                if now - exited_at >= self.drain_limit and not pgroups.group_alive(child.pid):
                     break
         finally:
             ended.set()

@@ -64,7 +64,7 @@ class ProcessRuntime:
             self._killed = True
         self._hurry.set()
         stop_runners(list(self.runners.values()), grace=0, hurry=self._hurry)
-        kill_leftovers(self.plan.state_dir, grace=0)
+        kill_leftovers(self.plan.state_dir, grace=0, services_only=True)
 
     def restart(self, name: str) -> None:
         runner = self.runners.get(name)

@@ -4,8 +4,9 @@ One pass over /proc finds every escaped descendant of every service being stoppe
 tree, and by the runner's token in the environment), then each group gets its stop signal, and one
 loop waits for all of them, each with its own grace period counted from its signal, SIGKILLing what
 outlives it. A `hurry` event (the second Ctrl-C) ends every grace period at once. Liveness is asked
-of the kernel (killpg) and of the runner threads, which reap their leaders; nothing polls /proc.
-Stopping 1,000 services costs one scan, where a scan per service made `down` quadratic.
+of the runner threads (which reap their leaders) and of the kernel (killpg); /proc is read at most
+once per round, only for groups where the kernel still counts zombies. Stopping 1,000 services costs
+one scan, where a scan per service (and per poll) made `down` quadratic.
 """
 
 from __future__ import annotations
@@ -30,12 +31,22 @@ class _Target:
         self.deadline = 0.0
         self.killed_at: float | None = None
 
-    def alive(self) -> bool:
+    def maybe_alive(self) -> bool | None:
+        """True: something of it surely runs. False: all gone. None: only /proc can tell (the group
+        exists for the kernel, which also counts zombies a slow init has not reaped yet)."""
         if not self.runner.supervising_done():
             return True
-        if self.pgid is not None and pgroups.group_alive(self.pgid, leader_reaped=True):
+        if any(pgroups.is_same_process(pid, start) for pid, start in self.strays):
             return True
-        return any(pgroups.is_same_process(pid, start) for pid, start in self.strays)
+        if self.pgid is None:
+            return False
+        try:
+            os.killpg(self.pgid, 0)
+        except ProcessLookupError:
+            return False
+        except PermissionError:
+            pass
+        return None
 
     def send(self, sig: int) -> None:
         if self.pgid is not None:
@@ -83,6 +94,21 @@ def find_strays(targets: Iterable[_Target]) -> None:
                 break
 
 
+def _alive(targets: list[_Target]) -> list[_Target]:
+    """The targets with something left; at most one /proc pass for all those the kernel cannot settle."""
+    alive, unsure = [], []
+    for t in targets:
+        verdict = t.maybe_alive()
+        if verdict is None:
+            unsure.append(t)
+        elif verdict:
+            alive.append(t)
+    if unsure:
+        live_groups = {info.pgid for info in pgroups.process_table().values() if not info.zombie}
+        alive += [t for t in unsure if t.pgid in live_groups]
+    return alive
+
+
 def stop_runners(runners, grace: float | None = None, hurry: threading.Event | None = None,
                  poll: float = 0.02) -> None:
     """Stop every runner of `runners` (grace None: each service's own stop_grace_period) and return
@@ -97,7 +123,7 @@ def stop_runners(runners, grace: float | None = None, hurry: threading.Event | N
         if t.pgid is not None or t.strays:
             t.send(t.runner.stop_signal)
         t.deadline = start + t.grace
-    left = [t for t in targets if t.alive()]
+    left = _alive(targets)
     while left:
         now = time.monotonic()
         hurried = hurry is not None and hurry.is_set()
@@ -112,6 +138,6 @@ def stop_runners(runners, grace: float | None = None, hurry: threading.Event | N
             break  # SIGKILLed and still "alive": a zombie with a parent that does not reap; nothing more to do
         # Short sleeps first (most processes exit at once), then back off to spare the CPU.
         time.sleep(max(poll, min(0.1, (now - start) / 4)))
-        left = [t for t in left if t.alive()]
+        left = _alive(left)
     for runner in runners:
         runner.finish_stop()
