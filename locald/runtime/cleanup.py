@@ -19,7 +19,7 @@ import time
 from pathlib import Path
 from typing import Mapping
 
-from .processes.pgroups import ProcInfo, descendants, environ_of, is_same_process, process_start_time, process_table
+from .processes.pgroups import ProcInfo, children_of, descendants, environ_of, is_same_process, process_start_time, process_table
 
 MARKER = "LOCALD_STATE_DIR"
 SUPERVISOR_MARKER = "LOCALD_SUPERVISOR"
@@ -63,10 +63,13 @@ def find_leftovers(state_dir: Path, records: Mapping[str, Mapping] | None = None
             pgid, pid, start = int(record["pgid"]), int(record["pid"]), record.get("start")
         except (KeyError, TypeError, ValueError):
             continue
-        if pgid in members and (pid not in table or is_same_process(pid, start)):
+        # The leader gone (or a zombie) while members remain: the kernel cannot have given its pid
+        # to anyone else yet, so the group is still ours. The leader alive: only with its start time.
+        leader = table.get(pid)
+        if pgid in members and (leader is None or leader.zombie or is_same_process(pid, start)):
             found.update(members[pgid])
     found.update(p for p, info in table.items() if not info.zombie and wanted & environ_of(p))
-    found |= descendants(table, found)
+    found |= descendants(children_of(table), found)
     found -= _ancestors(table, os.getpid())
     return sorted(p for p in found if p in table and not table[p].zombie)
 

@@ -182,13 +182,19 @@ class Coordinator:
         """Each service of the run meets its own final condition: what its dependents ask for
         (completed for a one-shot job), else healthy when it has a readiness check. The first
         failure cancels the other waits."""
-        jobs = {d.name for s in self.names for d in self.plan.dependencies(s) if d.condition == COMPLETED}
+        jobs: set[str] = set()
+        timeouts: dict[str, float] = {}  # the longest any dependent waits for it
+        for s in self.names:
+            for d in self.plan.dependencies(s):
+                timeouts[d.name] = max(d.timeout, timeouts.get(d.name, d.timeout))
+                if d.condition == COMPLETED:
+                    jobs.add(d.name)
         results: queue.Queue = queue.Queue()
         for name in self.names:
             runtime = self.runtime_of[name]
             condition = COMPLETED if name in jobs else effective_condition(None, runtime.has_readiness(name))
-            self._in_thread(f"ready-{name}", self._wait_for, name, condition, self._ready_timeout(name),
-                            lambda error, n=name: results.put((n, error)))
+            self._in_thread(f"ready-{name}", self._wait_for, name, condition,
+                            timeouts.get(name, DEFAULT_READY_TIMEOUT), lambda error, n=name: results.put((n, error)))
         first: LocaldError | None = None
         for _ in self.names:
             name, error = results.get()
@@ -199,10 +205,6 @@ class Coordinator:
                 self.cancel.set()
         if first is not None:
             raise first
-
-    def _ready_timeout(self, name: str) -> float:
-        waits = [d.timeout for s in self.names for d in self.plan.dependencies(s) if d.name == name]
-        return max(waits, default=DEFAULT_READY_TIMEOUT)
 
     # --- stop --------------------------------------------------------------------------------------
 

@@ -105,6 +105,7 @@ class StateStore:
         self.dir = state_dir
         self.on_error = on_error
         self.error: str | None = None
+        self.writes = 0  # how many times state.json was replaced (coalescing keeps it far below the changes)
         self._lock_fh = None
         self._mutex = threading.Lock()
         self._changed = threading.Condition(self._mutex)
@@ -191,6 +192,7 @@ class StateStore:
         """Replace state.json with `data` (mutex held); a failure is reported, never raised."""
         self.data["updated"] = time.time()
         self._dirty = False
+        self.writes += 1
         try:
             write_private(self.dir / STATE_FILE, json.dumps(self.data, separators=(",", ":")))
         except (OSError, LocaldError) as exc:

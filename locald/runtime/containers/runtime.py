@@ -153,8 +153,7 @@ class ContainerRuntime:
         proc = spawn_helper(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                             cwd=self.plan.project.root, start_new_session=True)
         self._followers.append(proc)
-        threading.Thread(target=pump_compose_logs, args=(proc.stdout, sinks), daemon=True,
-                         name="compose-logs").start()
+        threading.Thread(target=_pump_then_reap, args=(proc, sinks), daemon=True, name="compose-logs").start()
 
     # --- readiness -------------------------------------------------------------------------------
 
@@ -259,6 +258,12 @@ def pump_compose_logs(stream, sinks: Mapping[str, LogSink]) -> None:
         sink = sinks.get(log_line_service(head.decode(errors="replace")))
         if sink:
             sink.feed(rest[1:] if rest.startswith(b" ") else rest)
+
+
+def _pump_then_reap(proc: subprocess.Popen, sinks: Mapping[str, LogSink]) -> None:
+    """A follower ends when its containers are removed (a restart, a stop): reap it then, not at close."""
+    pump_compose_logs(proc.stdout, sinks)
+    proc.wait()
 
 
 def log_line_service(head: str) -> str:

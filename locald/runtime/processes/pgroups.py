@@ -84,12 +84,17 @@ def process_table() -> dict[int, ProcInfo]:
     return table
 
 
-def descendants(table: Mapping[int, ProcInfo], roots: Iterable[int]) -> set[int]:
-    """Pids below `roots` in the process tree (children, grandchildren, …), roots excluded. Finds a
-    daemon that left its group and dropped its environment while its parent is still alive."""
+def children_of(table: Mapping[int, ProcInfo]) -> dict[int, list[int]]:
+    """pid -> its children's pids, from one process table."""
     children: dict[int, list[int]] = {}
     for info in table.values():
         children.setdefault(info.ppid, []).append(info.pid)
+    return children
+
+
+def descendants(children: Mapping[int, list[int]], roots: Iterable[int]) -> set[int]:
+    """Pids below `roots` in the process tree (`children`: from children_of), roots excluded. Finds a
+    daemon that left its group and dropped its environment while its parent is still alive."""
     found: set[int] = set()
     todo = list(roots)
     seen = set(todo)

@@ -71,6 +71,7 @@ class ProcessRunner:
         self._thread: threading.Thread | None = None
         self._stop_event = threading.Event()
         self._reset()
+        self._env: dict[str, str] | None = None
         self._probe: Probe | None = None
         self._probe_ready = False
 
@@ -98,7 +99,7 @@ class ProcessRunner:
     @property
     def probe(self) -> Probe | None:
         if not self._probe_ready:
-            env = process_env(self.service, self.plan, self.base_env)
+            env = self._env if self._env is not None else self._launch_env()
             self._probe = make_probe(self.service, self.port, env, service_cwd(self.service, self.plan))
             self._probe_ready = True
         return self._probe
@@ -116,8 +117,7 @@ class ProcessRunner:
                 return
             self._reset()
             self._stop_event.clear()
-        self._env = process_env(self.service, self.plan, self.base_env)
-        self._env[TOKEN_VAR] = self.token
+        self._env = self._launch_env()
         self._cwd = service_cwd(self.service, self.plan)
         self._command, self._shell = command_of(self.service, self.plan)
         _ = self.probe
@@ -131,6 +131,11 @@ class ProcessRunner:
         self._thread = threading.Thread(target=self._supervise, args=(child,), name=f"locald-{self.name}",
                                         daemon=True)
         self._thread.start()
+
+    def _launch_env(self) -> dict[str, str]:
+        env = process_env(self.service, self.plan, self.base_env)
+        env[TOKEN_VAR] = self.token
+        return env
 
     def stop(self, grace: float | None = None) -> None:
         """Send stop_signal to the group (and to escaped descendants), SIGKILL after the grace period
@@ -152,6 +157,13 @@ class ProcessRunner:
         """The supervising thread has ended (its child reaped), or never began."""
         thread = self._thread
         return thread is None or not thread.is_alive() or thread is threading.current_thread()
+
+    def reap(self) -> None:
+        """Collect the exit status of a child that has ended, now (Popen keeps it for the supervising
+        thread's wait): no zombie while a thousand supervising threads queue for the GIL."""
+        child = self._child
+        if child is not None:
+            child.poll()
 
     def finish_stop(self) -> None:
         thread = self._thread

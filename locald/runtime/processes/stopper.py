@@ -35,6 +35,7 @@ class _Target:
         """True: something of it surely runs. False: all gone. None: only /proc can tell (the group
         exists for the kernel, which also counts zombies a slow init has not reaped yet)."""
         if not self.runner.supervising_done():
+            self.runner.reap()
             return True
         if any(pgroups.is_same_process(pid, start) for pid, start in self.strays):
             return True
@@ -69,12 +70,13 @@ def find_strays(targets: Iterable[_Target]) -> None:
     for info in table.values():
         by_group.setdefault(info.pgid, []).append(info.pid)
     ours = {t.pgid for t in targets if t.pgid is not None}
+    children = pgroups.children_of(table)
     claimed: set[int] = set()
     for t in targets:
         if t.pgid is None:
             continue
         members = by_group.get(t.pgid, [])
-        for pid in pgroups.descendants(table, members):
+        for pid in pgroups.descendants(children, members):
             info = table[pid]
             if info.pgid not in ours and not info.zombie:
                 t.strays.append((pid, info.start))
