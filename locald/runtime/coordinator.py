@@ -48,6 +48,7 @@ class Coordinator:
         self.cancel = cancel or threading.Event()
         self.in_run = set(names)
         self.killed = False
+        self._kill_lock = threading.Lock()
 
     def _names_of(self, runtime: ServiceRuntime, names) -> list[str]:
         return [n for n in names if self.runtime_of[n] is runtime]
@@ -257,14 +258,15 @@ class Coordinator:
 
     def kill(self) -> None:
         """Second Ctrl-C: no grace for anyone, nothing starts any more. Safe from any thread, even
-        while up() or down() is running."""
+        while up() or down() is running; a second call waits for the first and sweeps again."""
         self.killed = True
         self.cancel.set()
-        for runtime in self.runtimes:
-            try:
-                runtime.kill()
-            except Exception as exc:
-                self.say(f"could not kill everything: {exc if isinstance(exc, LocaldError) else repr(exc)}")
+        with self._kill_lock:
+            for runtime in self.runtimes:
+                try:
+                    runtime.kill()
+                except Exception as exc:
+                    self.say(f"could not kill everything: {exc if isinstance(exc, LocaldError) else repr(exc)}")
 
     def outcome(self) -> int | None:
         """None while a service of this run runs or may run again (its restart policy says so);

@@ -32,6 +32,12 @@ class Interrupts:
             signal.signal(sig, self._handle)
         threading.Thread(target=self._watch, daemon=True, name="interrupts").start()
 
+    def ignore_from_now(self) -> None:
+        """Everything is stopped: a late Ctrl-C must not turn the exit status into "killed by SIGINT"
+        (Python puts the default action back while it finalizes, unless a signal is ignored)."""
+        for sig in SIGNALS:
+            signal.signal(sig, signal.SIG_IGN)
+
     def on_force(self, killer: Callable[[], None]) -> None:
         """Who kills everything on the second signal; runs at once if it already came."""
         with self._lock:

@@ -169,6 +169,8 @@ def shut_down(store: StateStore, coordinator, server, sinks, interrupts: Interru
         if interrupts.force.is_set():
             coordinator.kill()
         coordinator.down()
+        if interrupts.force.is_set():  # a kill that began during down(): wait for it, then sweep again
+            coordinator.kill()
     if server is not None:
         server.close()
     for sink in sinks.values():
@@ -179,6 +181,7 @@ def shut_down(store: StateStore, coordinator, server, sinks, interrupts: Interru
     store.update(phase="stopped", processes={})
     store.release()
     os.environ.pop(SUPERVISOR_MARKER, None)
+    interrupts.ignore_from_now()
 
 
 def shown(items, limit: int = 20) -> str:

@@ -18,6 +18,8 @@ from ..helpers import spawn_helper
 from . import engine
 
 POLL_WHILE_WAITING = 1.0  # seconds between snapshots when no event arrives
+EVENT_SETTLE = 0.25  # seconds between snapshots while the engine's list catches up with an event
+SETTLE_FOR = 5.0  # seconds after an event during which it may still catch up
 EVENTS = ("create", "start", "die", "destroy", "health_status", "restart", "oom", "kill")
 
 
@@ -70,11 +72,18 @@ class ContainerWatch:
             self._dirty.set()
 
     def _refresh_loop(self, generation: int) -> None:
+        # The engine logs an event before `docker ps` shows it (`die` comes before the container's
+        # network is torn down and its new state is published): after an event, look again every
+        # EVENT_SETTLE seconds for SETTLE_FOR seconds.
+        settle_until = 0.0
         while not self._closed and generation == self._generation:
-            dirty = self._dirty.wait(POLL_WHILE_WAITING)
+            settling = time.monotonic() < settle_until
+            dirty = self._dirty.wait(EVENT_SETTLE if settling else POLL_WHILE_WAITING)
             if self._closed or generation != self._generation:
                 return
-            if dirty or self._waiters:
+            if dirty:
+                settle_until = time.monotonic() + SETTLE_FOR
+            if dirty or self._waiters or settling:
                 self._dirty.clear()
                 self.refresh()
 
