@@ -6,9 +6,10 @@ Map (data flows down; nothing below imports what is above it):
   graph.py      the one dependency graph: start/stop order, closure, levels, cycles.
   plan.py       Project (+ image facts) → frozen Plan: host and container ports, resolved env.
   compose/      Project/Plan ↔ compose: translate (runtime and export), import, adoption.
-  runtime/      supervisor (one run: plan, runtimes, coordinator, state, control socket) →
+  runtime/      supervisor (one run: plan, runtimes, coordinator, state, control socket, interrupts;
+                cleanup of what a crash left; helpers that die with it) →
                 coordinator (walks the graph, talks to runtimes only through service_runtime.py) →
-                processes/ (launch, runner, probes, restart policy) and containers/ (images,
+                processes/ (launch, runner, stopper, probes, restart policy) and containers/ (images,
                 compose CLI, engine events) — the two ServiceRuntime implementations.
 A new kind of service: a model class in config/, then a runtime that `handles` it, given to the
 coordinator by supervisor.make_runtimes; the coordinator itself does not change.

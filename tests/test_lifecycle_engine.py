@@ -7,15 +7,13 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import sys
 import time
+from pathlib import Path
 
 import pytest
 
 from stack import LOCALD, wait_until
 
-PY = sys.executable
-SERVER = f"{PY} -m http.server $PORT --bind 127.0.0.1"
 
 pytestmark = pytest.mark.usefixtures("engine")
 
@@ -94,35 +92,14 @@ def test_state_dir_gone_while_running_still_removes_containers_and_network(engin
     assert find_leftovers(marker_dir) == []
 
 
-MIXED = f"""
-    [services.cache]
-    image = "redis:7"
-    container_port = 6379
-    health_check = {{ command = "redis-cli ping", interval = "300ms" }}
-
-    [services.stubborn]
-    type = "worker"
-    command = "trap '' TERM INT; sleep 300"
-    stop_grace_period = "30s"
-    depends_on = ["cache"]
-
-    [services.api]
-    command = "{SERVER}"
-    depends_on = ["stubborn"]
-
-    [services.late]
-    type = "worker"
-    command = "trap '' TERM INT; sleep 300"
-    stop_grace_period = "30s"
-    depends_on = ["api"]
-"""
+STUBBORN_MIXED = (Path(__file__).parent / "fixtures" / "stacks" / "stubborn-mixed.toml").read_text()
 
 
 @pytest.mark.parametrize("offset", [0.2, 0.7, 1.3, 2.2, 3.5])
 def test_ctrl_c_twice_during_start_kills_at_once_and_starts_nothing_more(engine_stack_factory, offset):
     """Ctrl-C from a terminal reaches the whole foreground group (docker children too); the second one
     must not wait for the 30 s grace periods, and nothing may be spawned after it."""
-    s = engine_stack_factory(MIXED)
+    s = engine_stack_factory(STUBBORN_MIXED)
     proc = subprocess.Popen([*LOCALD, "-f", str(s.file), "up", "--no-color"], cwd=s.root, stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, text=True, start_new_session=True)
     time.sleep(offset)

@@ -26,6 +26,8 @@ UP_HELP = """Start the stack (or SERVICES and what they depend on) in dependency
 
 \b
 Attached (default): one merged, coloured log; Ctrl-C stops everything, a second Ctrl-C kills it.
+It also ends once every service has ended and none will restart: exit status 0 when all ended
+with 0, else the code of the first that did not.
 Detached (-d): returns once every service is ready; a background supervisor keeps it running
 and `locald down` (from any terminal) stops it.
 """
