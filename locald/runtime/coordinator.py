@@ -26,6 +26,13 @@ SHOWN = 20  # names listed in a "starting …" line
 DEFAULT_READY_TIMEOUT = 60.0
 
 
+def shown(items, limit: int = SHOWN) -> str:
+    """A list for one line of output: the first `limit` items, then how many more."""
+    items = list(items)
+    more = f" and {len(items) - limit} more" if len(items) > limit else ""
+    return ", ".join(items[:limit]) + more
+
+
 class Coordinator:
     def __init__(self, plan: Plan, names: list[str], runtimes: Sequence[ServiceRuntime],
                  say: Callable[[str], None] | None = None, on_status: Callable[..., None] | None = None,
@@ -170,8 +177,7 @@ class Coordinator:
     def _start_batch(self, names: list[str]) -> None:
         if self.cancel.is_set():
             raise Cancelled("cancelled")
-        shown = ", ".join(names[:SHOWN]) + (f" and {len(names) - SHOWN} more" if len(names) > SHOWN else "")
-        self.say(f"starting {shown}")
+        self.say(f"starting {shown(names)}")
         for runtime in self.runtimes:
             mine = self._names_of(runtime, names)
             if mine:

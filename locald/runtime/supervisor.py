@@ -98,7 +98,7 @@ def make_runtimes(plan, names: list[str], images, sinks, store: StateStore) -> l
 def run(project: Project, names: list[str], printer: Printer | None, detached: bool = False) -> int:
     """Bring the selection up, keep it running until told to stop (attached: or until every service
     has ended for good), bring it down. Exit status."""
-    from .coordinator import Coordinator
+    from .coordinator import Coordinator, shown
 
     names = selection(project, names)
     state_dir = project.state_dir
@@ -136,7 +136,7 @@ def run(project: Project, names: list[str], printer: Printer | None, detached: b
         code = run_until_stopped(coordinator, interrupts, say, until_all_ended=not detached)
     except (LocaldError, OSError) as exc:
         if interrupts.count:  # what fails after a Ctrl-C is the stop that was asked for, not a new problem
-            say("interrupted: stopping")
+            say("interrupted: stopping (Ctrl-C again to kill)")
             code = 130
         else:
             text = str(exc) if isinstance(exc, LocaldError) else f"{exc.strerror or exc}: {exc.filename or ''}"
@@ -182,13 +182,6 @@ def shut_down(store: StateStore, coordinator, server, sinks, interrupts: Interru
     store.release()
     os.environ.pop(SUPERVISOR_MARKER, None)
     interrupts.ignore_from_now()
-
-
-def shown(items, limit: int = 20) -> str:
-    """A list for one line: the first `limit` items, then how many more."""
-    items = list(items)
-    more = f" and {len(items) - limit} more" if len(items) > limit else ""
-    return ", ".join(items[:limit]) + more
 
 
 def service_urls(plan, names):
