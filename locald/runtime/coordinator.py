@@ -56,6 +56,8 @@ class Coordinator:
         self.in_run = set(names)
         self.killed = False
         self._kill_lock = threading.Lock()
+        self._starting = False  # a runtime's start call is in progress (a compose up may still create)
+        self._swept = False  # a kill ran while no start was in progress
 
     def _names_of(self, runtime: ServiceRuntime, names) -> list[str]:
         return [n for n in names if self.runtime_of[n] is runtime]
@@ -178,12 +180,16 @@ class Coordinator:
         if self.cancel.is_set():
             raise Cancelled("cancelled")
         self.say(f"starting {shown(names)}")
-        for runtime in self.runtimes:
-            mine = self._names_of(runtime, names)
-            if mine:
-                runtime.start(mine, self.cancel)
-                for name in mine:
-                    self.on_status(name, status="started")
+        self._starting = True
+        try:
+            for runtime in self.runtimes:
+                mine = self._names_of(runtime, names)
+                if mine:
+                    runtime.start(mine, self.cancel)
+                    for name in mine:
+                        self.on_status(name, status="started")
+        finally:
+            self._starting = False
 
     def _await_all_ready(self) -> None:
         """Each service of the run meets its own final condition: what its dependents ask for
@@ -227,6 +233,8 @@ class Coordinator:
         levels = self.stop_levels()
         released: set[int] = set()
         for i, group in enumerate(levels):
+            if self.killed:
+                return  # kill() stops everything at once: nothing is left to stop gracefully
             rest = {id(self.runtime_of[n]) for g in levels[i:] for n in g}
             calls: list[tuple[ServiceRuntime, list[str] | None]] = []
             if len(rest) == 1:
@@ -251,7 +259,7 @@ class Coordinator:
             if len(rest) == 1:
                 break
         for runtime in self.runtimes:
-            if id(runtime) not in released:
+            if id(runtime) not in released and not self.killed:
                 self._stop_quietly(runtime, None)
 
     def _stop_quietly(self, runtime: ServiceRuntime, names: list[str] | None) -> None:
@@ -268,11 +276,15 @@ class Coordinator:
         self.killed = True
         self.cancel.set()
         with self._kill_lock:
+            if self._swept and not self._starting:
+                return  # an earlier kill saw no start in flight: nothing can have appeared since
+            starting = self._starting
             for runtime in self.runtimes:
                 try:
                     runtime.kill()
                 except Exception as exc:
                     self.say(f"could not kill everything: {exc if isinstance(exc, LocaldError) else repr(exc)}")
+            self._swept = not starting
 
     def outcome(self) -> int | None:
         """None while a service of this run runs or may run again (its restart policy says so);

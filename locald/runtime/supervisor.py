@@ -166,10 +166,8 @@ def shut_down(store: StateStore, coordinator, server, sinks, interrupts: Interru
     runtime that cannot stop must not leave the other services running."""
     store.update(phase="stopping")
     if coordinator is not None:
-        if interrupts.force.is_set():
-            coordinator.kill()
-        coordinator.down()
-        if interrupts.force.is_set():  # a kill that began during down(): wait for it, then sweep again
+        coordinator.down()  # returns early once a second Ctrl-C has started a kill
+        if interrupts.force.is_set():  # wait for that kill; sweep again if a start was in flight during it
             coordinator.kill()
     if server is not None:
         server.close()
