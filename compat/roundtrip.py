@@ -36,6 +36,7 @@ ROOT = HERE.parent
 sys.path.insert(0, str(ROOT))
 
 from locald.compose import frontend  # noqa: E402
+from locald.compose.mapping import own_definition, rename_references  # noqa: E402
 from locald.errors import LocaldError  # noqa: E402
 
 CORPUS = ROOT.parent / "shared" / "compat" / "compose-corpus"
@@ -203,12 +204,10 @@ def _published_main_port(orig: dict, exp: dict) -> bool:
 
 def _renamed(orig: dict, exp: dict, old: str, renamed: dict[str, str]) -> bool:
     """References to renamed services in the original, and the alias kept for the old name."""
-    from locald.compose.importer import _rename_references
-
     before = json.dumps(orig, sort_keys=True)
     if isinstance(orig.get("depends_on"), dict):
         orig["depends_on"] = {renamed.get(k, k): v for k, v in orig["depends_on"].items()}
-    _rename_references(orig, renamed)
+    rename_references(orig, renamed)
     changed = json.dumps(orig, sort_keys=True) != before
     if old not in renamed:
         return changed
@@ -308,17 +307,8 @@ def _declared_volumes(original: dict, a: dict, b: dict) -> bool:
 def _without_derived(project: dict, section: str) -> dict:
     """A section without what Compose derives from the project name (and the implicit default network)."""
     name = project.get("name", "")
-    out = {}
-    for key, spec in (project.get(section) or {}).items():
-        spec = dict(spec or {})
-        if spec.get("name") == f"{name}_{key}":
-            del spec["name"]
-        if spec.get("ipam") == {}:
-            del spec["ipam"]
-        if section == "networks" and key == "default" and not spec:
-            continue
-        out[key] = spec
-    return out
+    owned = {key: own_definition(section, key, spec, name) for key, spec in (project.get(section) or {}).items()}
+    return {key: spec for key, spec in owned.items() if spec is not None}
 
 
 # --- one case --------------------------------------------------------------------------------------------

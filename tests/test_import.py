@@ -14,6 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from locald.compose import frontend, toml_writer
+from locald.compose.fileformat import escape_all, unescape_all
 from locald.compose.importer import ImportRefused, convert, import_compose, locald_name, relative_paths
 from locald.config import check_source
 from locald.config.source import load_text
@@ -84,11 +85,11 @@ def test_environment_becomes_env_and_unset_variables_keep_list_form():
 
 
 def test_dollar_is_literal_in_locald_toml():
-    model = frontend.ComposeModel(frontend.literal({"name": "d", "services": {"app": {
+    model = frontend.ComposeModel(unescape_all({"name": "d", "services": {"app": {
         "image": "x", "environment": {"PRICE": "$$5"}, "command": ["sh", "-c", "echo $$HOME"]}}}), [], Path("/"))
     s = tomli.loads(convert(model, Path("/srv")).text)["services"]["app"]
     assert s["env"]["PRICE"] == "$5" and s["command"][2] == "echo $HOME"
-    assert frontend.escaped(frontend.literal("a$$b $$$$")) == "a$$b $$$$"
+    assert escape_all(unescape_all(["a$$b $$$$"])) == ["a$$b $$$$"]
 
 
 def port(target, published=None, **kw):
@@ -399,3 +400,36 @@ def test_python_m_locald_runs_the_import_without_python_on_whales(engine, fixtur
     done = subprocess.run([sys.executable, "-c", code], cwd=d, capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
     assert 'profiles = ["debug"]' in done.stdout
+
+
+# --- the module map: one mapping, no import circle (issue 9) -------------------------------------------------
+
+def _modules_after_import(module: str) -> set[str]:
+    import subprocess
+
+    code = f"import sys, {module}; print('\\n'.join(sorted(sys.modules)))"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=True)
+    return set(done.stdout.split())
+
+
+def test_the_mapping_tables_import_nothing_from_config():
+    loaded = _modules_after_import("locald.compose.mapping")
+    assert not {m for m in loaded if m.startswith("locald.config")}
+
+
+def test_adoption_does_not_go_through_the_importer():
+    """config → compose.adopt → compose.importer → config was a circle: adoption needs only the mapping."""
+    loaded = _modules_after_import("locald.compose.adopt")
+    assert "locald.compose.importer" not in loaded and "locald.compose.mapping" in loaded
+
+
+def test_no_private_name_is_imported_from_another_module():
+    import ast
+
+    found = []
+    for path in [*(ROOT / "locald").rglob("*.py"), *(ROOT / "compat").rglob("*.py")]:
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            if isinstance(node, ast.ImportFrom) and node.module != "__future__":
+                found += [f"{path.relative_to(ROOT)}:{node.lineno}: {a.name}" for a in node.names
+                          if a.name.startswith("_") and not a.name.startswith("__")]
+    assert found == []

@@ -12,6 +12,7 @@ from pathlib import Path
 from ..config.model import Project
 from ..plan import Plan, make_plan
 from ..presets import container_port_of, image_of
+from .fileformat import dump_yaml
 from .translate import to_compose
 
 HEADER = ("# Exported by `locald export compose` from {file}.\n"
@@ -21,14 +22,12 @@ HEADER = ("# Exported by `locald export compose` from {file}.\n"
 def export_compose(plan: Plan, base_dir: Path | None = None, file_name: str = "compose.yaml") -> tuple[str, list[str]]:
     """YAML text and warnings (what a compose file cannot carry). base_dir: where the file will be
     written (relative paths are computed from there; default the project root)."""
-    import yaml
-
     doc = to_compose(plan, export=True, base_dir=base_dir)
     warnings = _warnings(plan)
     processes = [s.name for s in plan.project.processes]
     header = HEADER.format(file=plan.project.file.name, name=file_name,
                            processes=f"; host processes left out: {', '.join(processes)}" if processes else "")
-    text = header + yaml.safe_dump(doc, sort_keys=False, default_flow_style=False, width=1000)
+    text = header + dump_yaml(doc)
     return text, warnings
 
 

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from ..errors import LocaldError
+from .fileformat import unescape_all
 
 ALL_PROFILES = ("*",)
 TIMEOUT = 60
@@ -74,28 +75,6 @@ def default_files(workdir: Path) -> list[str]:
     first override file (for messages only: Compose itself does the discovery)."""
     found = [n for n in _DEFAULT_FILES if (workdir / n).is_file()][:1]
     return found + [n for n in _OVERRIDE_FILES if (workdir / n).is_file()][:1] if found else []
-
-
-def literal(value: Any) -> Any:
-    """Compose's escaped form (`$$`) back to the literal value."""
-    if isinstance(value, str):
-        return value.replace("$$", "$")
-    if isinstance(value, list):
-        return [literal(v) for v in value]
-    if isinstance(value, dict):
-        return {k: literal(v) for k, v in value.items()}
-    return value
-
-
-def escaped(value: Any) -> Any:
-    """The inverse of `literal`: the form Compose reads (and prints)."""
-    if isinstance(value, str):
-        return value.replace("$", "$$")
-    if isinstance(value, list):
-        return [escaped(v) for v in value]
-    if isinstance(value, dict):
-        return {k: escaped(v) for k, v in value.items()}
-    return value
 
 
 _LOG_MSG = re.compile(r'level=(\w+) msg="((?:[^"\\]|\\.)*)"')
@@ -172,7 +151,7 @@ def load(files: Sequence[str | os.PathLike] = (), profiles: Sequence[str] = ALL_
         raise ComposeLoadError(f"`{' '.join(cmd)}` printed something that is not JSON") from None
     if "models" not in data and any(isinstance(s, dict) and s.get("models") for s in (data.get("services") or {}).values()):
         data["models"] = _models_from_yaml(cmd, workdir, env, consistent)
-    return ComposeModel(literal(data), paths, workdir, warnings, consistent)
+    return ComposeModel(unescape_all(data), paths, workdir, warnings, consistent)
 
 
 def _models_from_yaml(cmd: list[str], workdir: Path, env: dict[str, str], consistent: bool) -> dict:
