@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 import tomli
+import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -69,6 +70,32 @@ def test_build_maps_context_dockerfile_args_and_keeps_the_rest_in_compose(tmp_pa
     assert s["compose"] == {"build": {"target": "dev", "cache_from": ["x"]}}
     plain = service({"app": {"build": {"context": str(tmp_path), "dockerfile": "Dockerfile"}}}, out_dir=tmp_path)
     assert plain["build"] == "."
+
+
+def test_a_remote_build_context_reaches_compose_as_the_url():
+    url = "https://github.com/x/y.git#main:dir"
+    s = service({"app": {"build": {"context": url, "dockerfile": "Dockerfile"}}})
+    assert s["build"] == url
+    assert s["compose"] == {"build": {"context": url}}  # the translator reads `build` as a local directory
+
+
+def test_an_empty_dockerfile_stays_empty():
+    """Compose prints `dockerfile: Dockerfile` unless the file set it empty (`dockerfile: ${UNSET}`)."""
+    s = service({"app": {"build": {"context": "/srv/demo"}}})
+    assert s["build"] == "." and s["compose"] == {"build": {"dockerfile": ""}}
+    inline = service({"app": {"build": {"context": "/srv/demo", "dockerfile_inline": "FROM x"}}})
+    assert inline["compose"] == {"build": {"dockerfile_inline": "FROM x"}}
+
+
+def test_bind_paths_of_another_system_go_to_compose_untouched(tmp_path):
+    vols = [{"type": "bind", "source": "C:\\data", "target": "/data", "bind": {"create_host_path": True}},
+            {"type": "bind", "source": str(tmp_path / "src"), "target": "/src", "bind": {"create_host_path": True}},
+            {"type": "volume", "source": "cache", "target": "/cache", "volume": {}}]
+    result = imported({"app": {"image": "x", "volumes": vols}}, out_dir=tmp_path)
+    s = result.doc["services"]["app"]
+    assert "volumes" not in s
+    assert s["compose"]["volumes"] == [vols[0], "./src:/src", "cache:/cache"]
+    assert "another system" in result.notes["app"][0]
 
 
 def test_build_args_without_value_stay_in_list_form():
@@ -274,8 +301,14 @@ def test_a_rename_that_collides_is_refused_clearly():
 
 
 def test_a_service_without_image_or_build_is_refused():
-    with pytest.raises(ImportRefused, match="neither `image` nor `build`"):
-        convert(project({"llm": {"provider": {"type": "model"}}}), Path("/srv"))
+    with pytest.raises(ImportRefused, match="service 'side' has neither `image` nor `build`"):
+        convert(project({"side": {"command": ["true"]}}), Path("/srv"))
+
+
+def test_a_provider_service_is_refused_as_not_supported_yet_by_name():
+    with pytest.raises(ImportRefused, match=r"service 'database' uses compose's `provider` \(awesomecloud\), "
+                                            "which is not supported yet"):
+        convert(project({"app": {"image": "x"}, "database": {"provider": {"type": "awesomecloud"}}}), Path("/srv"))
 
 
 def test_a_project_without_services_is_refused():
@@ -356,6 +389,49 @@ def test_anchors_and_merge_keys(engine, fixture_copy):
     assert doc["worker"]["env"] == {"LANG": "C.UTF-8", "TZ": "UTC"}
     assert doc["api"]["env"] == {"LANG": "C.UTF-8", "ROLE": "api", "TZ": "UTC"}
     assert doc["api"]["compose"]["logging"] == {"driver": "json-file", "options": {"max-size": "10m"}}
+
+
+def test_build_ssh_keys_are_read_from_composes_yaml_output(engine, fixture_copy):
+    """`config --format json` fails on an ssh key with a path (Compose 2.40): the front end falls back to
+    YAML instead of reporting that Compose "cannot load" the file."""
+    s = import_compose(workdir=fixture_copy("build-ssh")).doc["services"]["app"]
+    assert s["build"] == "."
+    assert sorted(s["compose"]["build"]["ssh"]) == ["default", "deploy=./keys/deploy_ed25519"]  # in no fixed order
+    assert s["compose"]["cpus"] == 0.00001  # YAML 1.2's 1e-05, a float
+
+
+def test_remote_contexts_and_windows_binds_are_exported_as_written(engine, fixture_copy, tmp_path):
+    from locald.compose.export import export_project
+    from locald.config import load_project
+
+    for name in ("remote-build", "windows-paths"):
+        d = fixture_copy(name)
+        (d / "locald.toml").write_text(import_compose(workdir=d).text)
+        doc = yaml.safe_load(export_project(load_project(d / "locald.toml"), tmp_path / name / "out.yaml")[0])
+        services = doc["services"]
+        if name == "remote-build":
+            assert services["from-https"]["build"]["context"] == "https://github.com/docker/getting-started.git#main:app"
+            assert services["from-ssh"]["build"]["context"] == "git@github.com:docker/getting-started.git#main"
+            assert services["unset-dockerfile"]["build"]["dockerfile"] == ""
+        else:
+            sources = [v["source"] for v in services["app"]["volumes"][:4]]
+            assert sources == ["C:\\data", "c:/forward/slashes", "\\\\server\\share", "D:\\"]
+
+
+def test_empty_resource_names_stay_empty(engine, fixture_copy):
+    compose = import_compose(workdir=fixture_copy("empty-names")).doc["compose"]
+    assert compose["networks"] == {"front": {"name": ""}, "outside": {"external": True, "name": ""}}
+    assert compose["volumes"] == {"data": {"name": ""}, "shared": {"external": True, "name": ""}}
+    assert compose["secrets"]["token"] == {"name": "", "file": "./token.txt"}
+    assert compose["configs"]["settings"] == {"name": "", "file": "./settings.ini"}
+
+
+def test_cli_refuses_a_provider_service_by_name(engine, fixture_copy):
+    d = fixture_copy("provider")
+    done = run_locald("import", "compose", cwd=d)
+    assert done.returncode == 1 and "Traceback" not in done.stderr
+    assert "service 'database' uses compose's `provider` (awesomecloud), which is not supported yet" in done.stderr
+    assert not (d / "locald.toml").exists()
 
 
 def test_cli_writes_a_file_that_validates_and_refuses_to_overwrite(engine, fixture_copy):

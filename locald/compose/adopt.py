@@ -19,7 +19,8 @@ from ..config.model import ContainerService, build_service
 from ..errors import Problem
 from . import frontend
 from .fileformat import escape_all
-from .mapping import RESOURCES, ImportRefused, MappingContext, map_service, top_level_resources
+from .mapping import (RESOURCES, ImportRefused, MappingContext, map_service, top_level_resources,
+                      with_empty_dockerfile)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -47,7 +48,7 @@ def _load(root: str, files: tuple[str, ...], profiles: tuple[str, ...], stamps: 
         table.pop("compose", None)
         service = build_service(name, {"type": "container", **table})
         # `compose` in the form Compose prints (`$` escaped): the translator emits it as it is.
-        services[name] = dataclasses.replace(service, adopted=True, compose=escape_all(svc))
+        services[name] = dataclasses.replace(service, adopted=True, compose=escape_all(with_empty_dockerfile(svc)))
     return Adoption(services, top_level_resources(model.data, project, lambda p: p), files)
 
 

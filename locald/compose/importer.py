@@ -73,7 +73,8 @@ def relative_paths(base: Path) -> Callable[[str], str]:
 
 
 def relativise_service(svc: dict, rel: Callable[[str], str]) -> dict:
-    """The host paths in one normalised service: build contexts, bind sources, watch paths."""
+    """The host paths in one normalised service: build contexts and ssh keys, bind sources, env files,
+    watch paths."""
     svc = dict(svc)
     build = svc.get("build")
     if isinstance(build, dict):
@@ -83,6 +84,8 @@ def relativise_service(svc: dict, rel: Callable[[str], str]) -> dict:
                 build[k] = rel(build[k])
         if isinstance(build.get("additional_contexts"), dict):
             build["additional_contexts"] = {k: rel(v) for k, v in build["additional_contexts"].items()}
+        if isinstance(build.get("ssh"), list):  # `ID=PATH` keys
+            build["ssh"] = [_rel_after("=", k, rel) for k in build["ssh"]]
         svc["build"] = build
     if isinstance(svc.get("volumes"), list):
         svc["volumes"] = [dict(v, source=rel(v["source"])) if isinstance(v, dict) and v.get("type") == "bind"
@@ -95,6 +98,13 @@ def relativise_service(svc: dict, rel: Callable[[str], str]) -> dict:
         svc["develop"] = dict(develop, watch=[dict(w, path=rel(w["path"])) if isinstance(w, dict) and "path" in w
                                               else w for w in develop["watch"]])
     return svc
+
+
+def _rel_after(sep: str, value: Any, rel: Callable[[str], str]) -> Any:
+    if not isinstance(value, str) or sep not in value:
+        return value
+    head, path = value.split(sep, 1)
+    return f"{head}{sep}{rel(path)}"
 
 
 def _keep_old_name(compose_name: str, table: dict) -> None:

@@ -112,6 +112,51 @@ def _volume_string(v: dict) -> str | None:
     return None
 
 
+def _host_path(value: Any) -> bool:
+    """Compose resolves every local path to an absolute one, and the import makes it relative to
+    locald.toml (`./…`, `../…`); what Compose leaves alone is not a path on this host: a remote build
+    context (a git URL) or an absolute path of another system (`C:\\data`, `\\\\server\\share`)."""
+    return isinstance(value, str) and value.startswith(("/", "."))
+
+
+def _foreign_bind(v: Any) -> bool:
+    return isinstance(v, dict) and v.get("type") == "bind" and "source" in v and not _host_path(v["source"])
+
+
+def with_empty_dockerfile(svc: dict) -> dict:
+    """Compose prints `dockerfile: Dockerfile` for a build that does not name one, and nothing when the
+    file set it empty (`dockerfile: ${UNSET}`); written back without it, it would come back named.
+    The service with that empty value said."""
+    build = svc.get("build")
+    if not isinstance(build, dict) or "dockerfile" in build or "dockerfile_inline" in build:
+        return svc
+    return {**svc, "build": {**build, "dockerfile": ""}}
+
+
+def _build(build: dict, out: dict, compose: dict, notes: list[str]) -> None:
+    """`build` in locald's terms (context, dockerfile, args), the rest in `compose.build`."""
+    args = build.get("args") or {}
+    context = build.get("context", ".")
+    native: dict[str, Any] = {"context": context}
+    if build.get("dockerfile", "Dockerfile") not in ("Dockerfile", ""):
+        native["dockerfile"] = build["dockerfile"]
+    if args and all(v is not None for v in args.values()):
+        native["args"] = args
+    out["build"] = native["context"] if list(native) == ["context"] else native
+    extra = {k: v for k, v in build.items() if k not in ("context", "dockerfile", "args")}
+    if any(v is None for v in args.values()):
+        extra["args"] = _env_list(args)  # a list replaces the table: an argument without value stays so
+    if not _host_path(context):
+        # locald's `build.context` is a directory relative to locald.toml: Compose gets the URL itself.
+        extra["context"] = context
+        notes.append("build.context is not a directory on this host (a git URL): compose.build.context hands it "
+                     "to Compose as is")
+    if build.get("dockerfile") == "":
+        extra["dockerfile"] = ""  # see with_empty_dockerfile; locald's `build` would leave it out
+    if extra:
+        compose["build"] = extra
+
+
 @dataclass
 class MappingContext:
     names: set[str]  # every compose service name
@@ -120,31 +165,26 @@ class MappingContext:
 
 def map_service(name: str, svc: dict, ctx: MappingContext) -> tuple[dict, list[str]]:
     """One normalised compose service → (locald service table, notes on what was approximated)."""
-    rest = dict(svc)
+    rest = dict(with_empty_dockerfile(svc))  # a copy: keys are taken out as they are mapped
     out: dict[str, Any] = {}
     compose: dict[str, Any] = {}
     notes: list[str] = []
     take = rest.pop
 
+    provider = take("provider", None)
+    if provider is not None:
+        kind = provider.get("type") if isinstance(provider, dict) else None
+        raise ImportRefused(f"service '{name}' uses compose's `provider`" + (f" ({kind})" if kind else "")
+                            + ", which is not supported yet: locald runs containers from an `image` or a "
+                            "`build`; remove the service, or start it with Docker Compose itself")
     image, build = take("image", None), take("build", None)
     if not image and not build:
         raise ImportRefused(f"service '{name}' has neither `image` nor `build`: locald runs containers from one "
-                            "of them (provider services are not supported)")
+                            "of them")
     if image:
         out["image"] = image
     if isinstance(build, dict):
-        args = build.get("args") or {}
-        native: dict[str, Any] = {"context": build.get("context", ".")}
-        if build.get("dockerfile", "Dockerfile") != "Dockerfile":
-            native["dockerfile"] = build["dockerfile"]
-        if args and all(v is not None for v in args.values()):
-            native["args"] = args
-        out["build"] = native["context"] if list(native) == ["context"] else native
-        extra = {k: v for k, v in build.items() if k not in ("context", "dockerfile", "args")}
-        if any(v is None for v in args.values()):
-            extra["args"] = _env_list(args)  # a list replaces the table: an argument without value stays so
-        if extra:
-            compose["build"] = extra
+        _build(build, out, compose, notes)
     elif build:
         out["build"] = build
 
@@ -184,7 +224,13 @@ def map_service(name: str, svc: dict, ctx: MappingContext) -> tuple[dict, list[s
 
     volumes = take("volumes", None)
     if volumes:
-        out["volumes"] = [_volume_string(v) or v for v in volumes]
+        written = [v if _foreign_bind(v) else _volume_string(v) or v for v in volumes]
+        if any(_foreign_bind(v) for v in volumes):
+            compose["volumes"] = written  # the whole list: a list in `compose` replaces, it does not merge
+            notes.append("volumes: a bind source is a path of another system (C:\\…), which locald cannot say "
+                         "(its paths are relative to locald.toml); all volumes kept in compose.volumes")
+        else:
+            out["volumes"] = written
 
     deps = take("depends_on", None)
     if deps:
