@@ -36,7 +36,7 @@ ROOT = HERE.parent
 sys.path.insert(0, str(ROOT))
 
 from locald.compose import frontend  # noqa: E402
-from locald.compose.mapping import own_definition, rename_references  # noqa: E402
+from locald.compose.mapping import own_definition, rename_references, without_nulls  # noqa: E402
 from locald.errors import LocaldError  # noqa: E402
 
 CORPUS = ROOT.parent / "shared" / "compat" / "compose-corpus"
@@ -118,14 +118,7 @@ def canonical(value: Any, key: str = "") -> Any:
     """Spellings Compose treats as the same: null ≡ absent (an attachment without options ≡ {}),
     durations by their length, signal names with or without SIG, build ssh keys in any order."""
     if isinstance(value, dict):
-        out = {}
-        for k, v in value.items():
-            if v is None:
-                if key in ("networks", "models"):
-                    out[k] = {}
-                continue
-            out[k] = canonical(v, k)
-        return out
+        return without_nulls(value, key, canonical)
     if isinstance(value, list):
         items = [canonical(v, key) for v in value]
         return sorted(items, key=str) if key == "ssh" else items  # Compose prints ssh keys in no fixed order
@@ -236,6 +229,8 @@ BY_DESIGN: list[tuple[str, str, Rule]] = [
 ]
 DECLARED_RULE = ("declared-volumes", "a named volume a service uses is declared at the top level even when the "
                  "compose file forgot to (Compose's consistency check refuses such a file)")
+UNWRITTEN_RULE = ("env-from-variables", "an environment variable or build argument the compose file takes from a "
+                  "variable is written without its value, or left out, so no secret reaches locald.toml")
 RENAMED_RULE = ("renamed", "a service whose name locald cannot use is renamed (lowercase, `-` for other "
                 "characters); its old name stays a network alias")
 
@@ -268,8 +263,26 @@ def _short(v: Any) -> str:
     return text if len(text) <= 120 else text[:117] + "…"
 
 
-def compare(original: dict, exported: dict, renamed: dict[str, str]) -> tuple[list[str], dict[str, int]]:
-    """Differences left once the by-design rules have run, and how often each rule applied."""
+def _unwritten(orig: dict, exp: dict, keys: list[str]) -> bool:
+    """Environment entries and build arguments the import did not write with the value they had."""
+    changed = False
+    tables = [(orig.get("environment"), exp.get("environment"))]
+    if isinstance(orig.get("build"), dict) and isinstance(exp.get("build"), dict):
+        tables.append((orig["build"].get("args"), exp["build"].get("args")))
+    for o, e in tables:
+        for key in keys:
+            if isinstance(o, dict) and (o.get(key) != (e or {}).get(key)):
+                o.pop(key, None)
+                if isinstance(e, dict):
+                    e.pop(key, None)
+                changed = True
+    return changed
+
+
+def compare(original: dict, exported: dict, renamed: dict[str, str],
+            unwritten: dict[str, list[str]] | None = None) -> tuple[list[str], dict[str, int]]:
+    """Differences left once the by-design rules have run, and how often each rule applied.
+    `unwritten`: service -> environment keys and build arguments the import wrote without their value."""
     counts: dict[str, int] = {}
     diffs: list[str] = []
     svc_o = canonical(original.get("services") or {})
@@ -288,6 +301,8 @@ def compare(original: dict, exported: dict, renamed: dict[str, str]) -> tuple[li
                 counts[rule_id] = counts.get(rule_id, 0) + 1
         if renamed and _renamed(o, e, name, renamed):
             counts[RENAMED_RULE[0]] = counts.get(RENAMED_RULE[0], 0) + 1
+        if unwritten and _unwritten(o, e, unwritten.get(new, [])):
+            counts[UNWRITTEN_RULE[0]] = counts.get(UNWRITTEN_RULE[0], 0) + 1
         _diff(f"services.{new}", o, e, diffs)
     for section in SECTIONS:
         a = canonical(_without_derived(original, section), section)
@@ -370,6 +385,7 @@ def run_case(case: Case, scratch: Path, adopt: bool = False) -> Result:
     if case.expect_refusal:
         return Result(case, "error", message=f"Docker Compose loads a file the corpus marks invalid ({case.expect_refusal})")
     renamed: dict[str, str] = {}
+    unwritten: dict[str, list[str]] = {}
     try:
         toml = workdir / "locald.toml"
         if adopt:
@@ -377,7 +393,7 @@ def run_case(case: Case, scratch: Path, adopt: bool = False) -> Result:
         else:
             imported = import_compose(case.files, out_dir=workdir, workdir=workdir)
             toml.write_text(imported.text)
-            renamed = imported.renamed
+            renamed, unwritten = imported.renamed, imported.unwritten
         out = workdir / "locald-export.compose.yaml"
         out.write_text(export_text(toml, out))
         exported = frontend.load([out.name], frontend.ALL_PROFILES, workdir, env=_quiet_env(),
@@ -391,7 +407,7 @@ def run_case(case: Case, scratch: Path, adopt: bool = False) -> Result:
     if case.unsupported:
         return Result(case, "error", len(original.services), message=f"imported, although locald should refuse it "
                                                                      f"({case.unsupported})")
-    diffs, counts = compare(original.data, exported.data, renamed)
+    diffs, counts = compare(original.data, exported.data, renamed, unwritten)
     return Result(case, "differ" if diffs else "equal", len(original.services), diffs, counts)
 
 

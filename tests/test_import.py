@@ -14,7 +14,7 @@ import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from locald.compose import frontend, toml_writer
+from locald.compose import frontend, provenance, toml_writer
 from locald.compose.fileformat import escape_all, unescape_all
 from locald.compose.importer import ImportRefused, convert, import_compose, locald_name, relative_paths
 from locald.config import check_source
@@ -108,7 +108,35 @@ def test_environment_becomes_env_and_unset_variables_keep_list_form():
     s = result.doc["services"]["app"]
     assert s["env"] == {"A": "1", "B": ""}
     assert s["compose"]["environment"] == ["A=1", "B=", "UNSET"]
-    assert "UNSET" in result.notes["app"][0]
+    assert "UNSET without a value" in result.notes["app"][0]
+
+
+@pytest.mark.parametrize("template, expected, used", [
+    ("plain $$5", "plain $5", set()),
+    ("$A-${A}", "a-a", {"A"}),
+    ("${UNSET}", "", set()),
+    ("${UNSET:-x${A}y}", "xay", {"A"}),
+    ("${UNSET-d}|${EMPTY-d}|${EMPTY:-d}", "d||d", {"EMPTY"}),
+    ("${A:+alt}|${EMPTY+alt}|${EMPTY:+alt}|${UNSET+alt}", "alt|alt||", set()),
+    ("${A:?needed}", "a", {"A"}),
+])
+def test_interpolation_follows_compose_and_knows_which_variables_went_in(template, expected, used):
+    found = provenance.expand(template, {"A": "a", "EMPTY": ""})
+    assert (found.value, found.used) == (expected, used)
+
+
+@pytest.mark.parametrize("template", ["$", "${", "${A", "${A:x}", "$-", "${UNSET?gone}"])
+def test_templates_compose_would_refuse_are_not_followed(template):
+    assert provenance.expand(template, {"A": "a"}) is None
+
+
+def test_env_files_map_to_env_file_and_optional_ones_stay_in_compose(tmp_path):
+    required = [{"path": str(tmp_path / "a.env"), "required": True}]
+    assert service({"app": {"image": "x", "env_file": required}}, out_dir=tmp_path)["env_file"] == ["./a.env"]
+    optional = required + [{"path": str(tmp_path / "b.env"), "required": False}]
+    s = service({"app": {"image": "x", "env_file": optional}}, out_dir=tmp_path)
+    assert "env_file" not in s and s["compose"]["env_file"] == [{"path": "./a.env", "required": True},
+                                                              {"path": "./b.env", "required": False}]
 
 
 def test_dollar_is_literal_in_locald_toml():
@@ -376,12 +404,49 @@ def test_yaml_1_2_scalars_are_read_as_compose_reads_them(engine, fixture_copy):
 def test_interpolation_from_the_environment_and_dot_env(engine, fixture_copy):
     d = fixture_copy("interpolation")
     env = {k: v for k, v in os.environ.items() if k != "UNSET_VARIABLE_FOR_TEST"} | {"APP_PORT": "6006"}
-    s = import_compose(workdir=d, env=env).doc["services"]["app"]
+    result = import_compose(workdir=d, env=env)
+    s = result.doc["services"]["app"]
     assert s["image"] == "debian:bookworm-slim"
-    assert s["env"] == {"FROM_DOT_ENV": "from-dot-env", "WITH_DEFAULT": "fallback", "EMPTY_KEEPS": "",
-                        "EMPTY_DEFAULTS": "used", "ALT": "set", "NESTED": "from-dot-env", "LITERAL": "cost: $5"}
+    # Only text of the compose file is written: defaults, alternates, literals, empty variables.
+    assert s["env"] == {"WITH_DEFAULT": "fallback", "EMPTY_KEEPS": "", "EMPTY_DEFAULTS": "used", "ALT": "set",
+                        "LITERAL": "cost: $5"}
+    assert "FROM_DOT_ENV" in s["compose"]["environment"]  # ${FROM_DOT_ENV}: read again when the container starts
+    assert "NESTED" not in str(s) and "from-dot-env" not in result.text
     assert s["command"] == ["sh", "-c", "echo $HOME and ${NOT_INTERPOLATED} && sleep infinity"]
     assert s["port"] == 6006
+    assert result.resolved == {"FROM_DOT_ENV": "the project's .env", "EMPTY_IN_DOT_ENV": "the project's .env",
+                               "APP_PORT": "your environment", "IMAGE_TAG": "the project's .env"}
+
+
+def test_secrets_stay_out_of_locald_toml(engine, fixture_copy):
+    """Issue 8 item 6: env files stay references, `${KEY}` and `- KEY` stay variables, a value made from
+    another variable is left out with a note; nothing from the caller's environment or .env is written."""
+    d = fixture_copy("env-secrets")
+    docker_config = os.environ.get("DOCKER_CONFIG") or os.path.expanduser("~/.docker")  # where the plugin is
+    env = dict(os.environ, API_TOKEN="tok-from-shell", HOME="/home/someone", DOCKER_CONFIG=docker_config)
+    result = import_compose(workdir=d, env=env)
+    for secret in ("tok-from-shell", "/home/someone", "from-dot-env-secret", "npm-dot-env-token", "env-file-secret"):
+        assert secret not in result.text
+    api, worker = result.doc["services"]["api"], result.doc["services"]["worker"]
+    assert api["env_file"] == ["./secrets.env"]
+    assert api["env"] == {"APP_NAME": "shop", "LOG_LEVEL": "debug"}
+    assert api["compose"]["environment"] == ["HOME", "API_TOKEN", "APP_NAME=shop", "LOG_LEVEL=debug"]
+    assert any("DATABASE_URL (postgres://app:${DB_PASSWORD}@db/app) left out" in n for n in result.notes["api"])
+    assert worker["compose"]["build"]["args"] == ["NODE_VERSION=20", "NPM_TOKEN"]
+    assert any("NPM_TOKEN came from the project's .env" in n for n in result.notes["worker"])
+    assert result.resolved == {"API_TOKEN": "your environment", "DB_PASSWORD": "the project's .env",
+                               "NPM_TOKEN": "the project's .env"}
+    assert result.unwritten == {"api": ["HOME", "API_TOKEN", "DATABASE_URL"], "worker": ["NPM_TOKEN"]}
+
+
+def test_cli_says_which_variables_it_resolved_and_from_where(engine, fixture_copy):
+    d = fixture_copy("env-secrets")
+    done = run_locald("import", "compose", cwd=d, env=dict(os.environ, API_TOKEN="tok-from-shell"))
+    assert done.returncode == 0, done.stderr
+    resolved = [line for line in done.stderr.splitlines() if line.startswith("resolved ")]
+    assert resolved == ["resolved ${API_TOKEN} from your environment", "resolved ${DB_PASSWORD} from the project's .env",
+                        "resolved ${NPM_TOKEN} from the project's .env"]
+    assert "tok-from-shell" not in (d / "locald.toml").read_text() + done.stderr
 
 
 def test_anchors_and_merge_keys(engine, fixture_copy):

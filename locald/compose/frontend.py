@@ -146,7 +146,7 @@ def interpolation_environment(files: Sequence[str | os.PathLike] = (), workdir: 
     environment) and the project's `.env` file, as `docker compose config --environment` prints them."""
     workdir = Path(workdir or os.getcwd()).resolve()
     paths = _files(files, workdir)
-    cmd = _command(paths, ALL_PROFILES, None) + ["config", "--environment"]
+    cmd = _command(paths, ALL_PROFILES, None) + ["config", "--environment", "--no-consistency"]
     done = _run(cmd, workdir, _environment(env))
     if done.returncode != 0:
         raise _refused(paths, workdir, _split_stderr(done.stderr)[1])

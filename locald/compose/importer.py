@@ -1,7 +1,8 @@
 """Compose project → locald.toml.
 
 Input is the project as Docker Compose normalises it (frontend.load): files merged, `extends` and
-`include` resolved, `env_file` folded into `environment`, every value interpolated and literal.
+`include` resolved, every value interpolated and literal; `provenance` then puts env files back as
+references and keeps values that came from variables out of locald.toml.
 Services and top-level resources are mapped by `mapping` (the rules the adoption of compose files
 shares); this module adds what only a written locald.toml needs: service names locald can use, host
 paths relative to locald.toml, and the TOML text itself, checked as `locald validate` would.
@@ -16,7 +17,7 @@ from pathlib import Path
 from typing import Any, Callable, Sequence
 
 from ..errors import LocaldError
-from . import frontend, toml_writer
+from . import frontend, provenance, toml_writer
 from .mapping import ImportRefused, MappingContext, map_service, top_level_resources
 
 SCHEMA_URL = "https://locald.dev/schema/locald.schema.json"
@@ -30,6 +31,8 @@ class Imported:
     renamed: dict[str, str] = field(default_factory=dict)  # compose service name -> locald name
     notes: dict[str, list[str]] = field(default_factory=dict)  # service -> approximations, explained
     warnings: list[str] = field(default_factory=list)  # Compose's own warnings (unset variables, …)
+    resolved: dict[str, str] = field(default_factory=dict)  # each variable that had a value -> from where
+    unwritten: dict[str, list[str]] = field(default_factory=dict)  # service -> env keys/args written without value
 
 
 # --- names ------------------------------------------------------------------------------------------
@@ -122,12 +125,14 @@ def _keep_old_name(compose_name: str, table: dict) -> None:
 
 # --- the project ------------------------------------------------------------------------------------------
 
-def convert(model: frontend.ComposeModel, out_dir: Path, source_names: Sequence[str] = ()) -> Imported:
-    """The locald.toml for a loaded compose project; paths relative to `out_dir`."""
+def convert(model: frontend.ComposeModel, out_dir: Path, source_names: Sequence[str] = (),
+            kept: provenance.Kept | None = None) -> Imported:
+    """The locald.toml for a loaded compose project; paths relative to `out_dir`. `kept`: the services
+    with only what may be written (provenance), and why; without it, the values Compose resolved."""
     data = model.data
     rel = relative_paths(Path(out_dir).resolve())
     project = data.get("name") or "my-app"
-    services = data.get("services") or {}
+    services = kept.services if kept else data.get("services") or {}
     if not services:
         raise ImportRefused("the compose project has no services to import")
     renamed = rename_services(list(services))
@@ -141,6 +146,7 @@ def convert(model: frontend.ComposeModel, out_dir: Path, source_names: Sequence[
             _keep_old_name(name, table)
             svc_notes.insert(0, f"renamed from '{name}' (locald names are lowercase letters, digits, '-' and '_'); "
                                 "its old name stays a network alias")
+        svc_notes += kept.notes.get(name, []) if kept else []
         tables[new] = table
         if svc_notes:
             notes[new] = svc_notes
@@ -148,31 +154,40 @@ def convert(model: frontend.ComposeModel, out_dir: Path, source_names: Sequence[
     resources = top_level_resources(data, project, rel)
     if resources:
         doc["compose"] = resources
-    text = render(doc, notes, source_names or [str(f) for f in model.files])
-    return Imported(doc, text, renamed, notes, list(model.warnings))
+    resolved = kept.resolved if kept else {}
+    text = render(doc, notes, source_names or [str(f) for f in model.files], resolved)
+    unwritten = {renamed.get(n, n): keys for n, keys in kept.unwritten.items()} if kept else {}
+    return Imported(doc, text, renamed, notes, list(model.warnings), resolved, unwritten)
 
 
-def render(doc: dict, notes: dict[str, list[str]], sources: Sequence[str]) -> str:
+def render(doc: dict, notes: dict[str, list[str]], sources: Sequence[str], resolved: Sequence[str] = ()) -> str:
+    """`resolved`: the variables whose values the import used."""
     header = [f"#:schema {SCHEMA_URL}", ""]
     what = ", ".join(sources) or "the compose project"
     header += [f"# Imported from {what} by `locald import compose`.",
                "# Keys locald has no equivalent for are kept verbatim in each service's `compose` table and in",
                "# the [compose.*] tables (top-level networks, volumes, secrets, configs)."]
+    if resolved:
+        header.append("# Variables resolved when importing (outside `env`, their values are written here): "
+                      + ", ".join(f"${{{name}}}" for name in resolved) + ".")
     comments = {("services", name): lines for name, lines in notes.items()}
     return toml_writer.dumps(doc, header, comments)
 
 
 def import_compose(files: Sequence[str | os.PathLike] = (), out_dir: str | os.PathLike | None = None,
                    workdir: str | os.PathLike | None = None, env: dict[str, str] | None = None) -> Imported:
-    """Load compose files as Docker Compose does (all profiles) and convert them; the result is checked
-    with the same validation `locald validate` runs before it is returned."""
+    """Load compose files as Docker Compose does (all profiles) and convert them, keeping env files
+    and secrets out (provenance); the result is checked with the same validation `locald validate`
+    runs before it is returned."""
     workdir = Path(workdir or os.getcwd()).resolve()
     out_dir = Path(out_dir).resolve() if out_dir else workdir
     model = frontend.load(files, frontend.ALL_PROFILES, workdir, env, allow_inconsistent=True)
+    origins = provenance.read(files, workdir, env, os.environ if env is None else env)
+    kept = provenance.keep_out_secrets(model.services, origins)
     found = model.files or [workdir / n for n in frontend.default_files(workdir)]
     names = [os.path.relpath(p, out_dir) if not os.path.relpath(p, out_dir).startswith("..") else str(p)
              for p in found] or ["the compose file found in " + str(workdir)]
-    imported = convert(model, out_dir, names)
+    imported = convert(model, out_dir, names, kept)
     check(imported.text, out_dir)
     return imported
 

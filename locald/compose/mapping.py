@@ -26,6 +26,7 @@ CONDITIONS = {"started": "service_started", "healthy": "service_healthy",
               "completed_successfully": "service_completed_successfully"}
 _FROM_COMPOSE_CONDITION = {v: k for k, v in CONDITIONS.items()}
 _ALWAYS_NAMED = ("networks", "volumes", "secrets", "configs")  # Compose prints a name for each
+_ATTACHMENTS = ("networks", "models")  # service keys whose entries may be null: attached without options
 _DURATION = re.compile(r"^([0-9]+(\.[0-9]+)?(ns|us|ms|s|m|h))+$")
 _SIGNAL = re.compile(r"^(SIG)?[A-Z0-9+-]+$")
 
@@ -41,24 +42,23 @@ def _env_list(env: dict) -> list[str]:
     return [k if v is None else f"{k}={v}" for k, v in env.items()]
 
 
+def without_nulls(table: dict, parent: str, each: Callable[[Any, str], Any]) -> dict:
+    """A table of Compose's normalised output without its nulls, which mean "unset" — except under
+    `networks` and `models`, where null is an attachment without options (`front: null` ≡ `front: {}`).
+    `each(value, key)` maps the values kept."""
+    return {k: {} if v is None else each(v, k) for k, v in table.items() if v is not None or parent in _ATTACHMENTS}
+
+
 def tomlable(value: Any, parent: str = "") -> Any:
-    """The value without nulls, which TOML cannot write. Compose's normalised output uses null for
-    "unset" (drop it), for an attachment without options (`networks: {front: null}` → `{}`) and for
-    variables without a value (environment/args → list form)."""
+    """The value without nulls, which TOML cannot write (see without_nulls); variables without a value
+    (environment/args) in Compose's list form."""
     if isinstance(value, dict):
         if parent in ("environment", "args") and any(v is None for v in value.values()):
             return _env_list(value)
-        out = {}
-        for k, v in value.items():
-            if v is None:
-                if parent in ("networks", "models"):
-                    out[k] = {}
-                continue
-            v2 = tomlable(v, k)
-            if v2 == {} and isinstance(v, dict) and v and k not in ("networks", "models"):
-                continue  # only nulls inside (`exec: {command: null}`): unset as a whole
-            out[k] = v2
-        return out
+        out = without_nulls(value, parent, tomlable)
+        # A table of nulls only (`exec: {command: null}`) is unset as a whole.
+        return {k: v for k, v in out.items()
+                if not (v == {} and isinstance(value[k], dict) and value[k] and k not in _ATTACHMENTS)}
     if isinstance(value, list):
         return [tomlable(v, parent) for v in value if v is not None]
     return value
@@ -210,8 +210,17 @@ def map_service(name: str, svc: dict, ctx: MappingContext) -> tuple[dict, list[s
         if len(given) < len(env):
             compose["environment"] = _env_list(env)
             unset = ", ".join(k for k, v in env.items() if v is None)
-            notes.append(f"environment: {unset} had no value when imported (Compose takes it from the shell at run "
-                         "time); kept in compose.environment")
+            notes.append(f"environment: {unset} without a value (Compose takes it from the environment `locald up` "
+                         "runs in); kept in compose.environment")
+
+    env_files = take("env_file", None)
+    if env_files:
+        paths = [e.get("path") for e in env_files if isinstance(e, dict) and set(e) <= {"path", "required"}
+                 and e.get("required", True) is True]
+        if len(paths) == len(env_files):
+            out["env_file"] = paths
+        else:  # optional files or another format: locald's `env_file` names required .env files only
+            compose["env_file"] = env_files
 
     ports = take("ports", None)
     if ports:
