@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import re
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Sequence
@@ -181,9 +182,10 @@ def import_compose(files: Sequence[str | os.PathLike] = (), out_dir: str | os.Pa
     runs before it is returned."""
     workdir = Path(workdir or os.getcwd()).resolve()
     out_dir = Path(out_dir).resolve() if out_dir else workdir
-    model = frontend.load(files, frontend.ALL_PROFILES, workdir, env, allow_inconsistent=True)
-    origins = provenance.read(files, workdir, env, os.environ if env is None else env)
-    kept = provenance.keep_out_secrets(model.services, origins)
+    with ThreadPoolExecutor(1) as pool:  # the project as written is read while Compose resolves it
+        origins = pool.submit(provenance.read, files, workdir, env, os.environ if env is None else env)
+        model = frontend.load(files, frontend.ALL_PROFILES, workdir, env, allow_inconsistent=True)
+        kept = provenance.keep_out_secrets(model.services, origins.result())
     found = model.files or [workdir / n for n in frontend.default_files(workdir)]
     names = [os.path.relpath(p, out_dir) if not os.path.relpath(p, out_dir).startswith("..") else str(p)
              for p in found] or ["the compose file found in " + str(workdir)]

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import os
 import re
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator, Mapping, Sequence
@@ -133,8 +134,11 @@ def read(files: Sequence[str | os.PathLike], workdir: Path, env: dict[str, str] 
          shell: Mapping[str, str]) -> Origins:
     """Ask Compose for the project as written and for its interpolation variables (`env`: as given to
     `frontend.load`; `shell`: the caller's environment, to tell it apart from the project's .env)."""
-    written = frontend.load(files, frontend.ALL_PROFILES, workdir, env, allow_inconsistent=True, interpolate=False)
-    return Origins(written.data, frontend.interpolation_environment(files, workdir, env), shell)
+    with ThreadPoolExecutor(2) as pool:  # two `docker compose` runs: side by side
+        written = pool.submit(frontend.load, files, frontend.ALL_PROFILES, workdir, env, allow_inconsistent=True,
+                              interpolate=False)
+        variables = pool.submit(frontend.interpolation_environment, files, workdir, env)
+        return Origins(written.result().data, variables.result(), shell)
 
 
 @dataclass
