@@ -138,7 +138,11 @@ def read(files: Sequence[str | os.PathLike], workdir: Path, env: dict[str, str] 
         written = pool.submit(frontend.load, files, frontend.ALL_PROFILES, workdir, env, allow_inconsistent=True,
                               interpolate=False)
         variables = pool.submit(frontend.interpolation_environment, files, workdir, env)
-        return Origins(written.result().data, variables.result(), shell)
+        try:
+            return Origins(written.result().data, variables.result(), shell)
+        except frontend.ComposeLoadError as exc:  # never seen when the project itself loads; say which step
+            raise frontend.ComposeLoadError(f"reading the project as written, to keep its secrets out of "
+                                            f"locald.toml: {exc}") from None
 
 
 @dataclass
