@@ -11,7 +11,8 @@ from pathlib import Path
 
 from ..config.model import Project
 from ..plan import Plan, make_plan
-from .translate import to_compose, yaml_text
+from .fileformat import dump_yaml
+from .translate import to_compose
 
 HEADER = ("# Exported by `locald export compose` from {file}.\n"
           "# Container services only{processes}. Start with: docker compose -f {name} up -d --wait\n")
@@ -25,7 +26,7 @@ def export_compose(plan: Plan, base_dir: Path | None = None, file_name: str = "c
     processes = [s.name for s in plan.project.processes]
     header = HEADER.format(file=plan.project.file.name, name=file_name,
                            processes=f"; host processes left out: {', '.join(processes)}" if processes else "")
-    text = header + yaml_text(doc)
+    text = header + dump_yaml(doc)
     return text, warnings
 
 

@@ -22,6 +22,8 @@ from ..config.model import ContainerService, HealthCheck, Project
 from ..errors import LocaldError
 from ..plan import HOST_FROM_CONTAINERS, Plan
 from ..presets import POSTGRES_DATA, image_of, postgres_credentials
+from .fileformat import escape, escape_all
+from .mapping import CONDITIONS, RESOURCES
 
 LABEL_PROJECT = "dev.locald.project"
 LABEL_SERVICE = "dev.locald.service"
@@ -30,9 +32,6 @@ HOST_GATEWAY = f"{HOST_FROM_CONTAINERS}:host-gateway"
 BIND_ADDRESS = "127.0.0.1"  # a dev database must not be open to the network
 START_INTERVAL_API = (1, 44)
 
-RESOURCES = ("networks", "volumes", "secrets", "configs", "models")  # top-level compose tables
-_CONDITIONS = {"started": "service_started", "healthy": "service_healthy",
-               "completed_successfully": "service_completed_successfully"}
 
 
 def to_compose(plan: Plan, *, export: bool = False, engine_api: tuple[int, int] | None = None,
@@ -64,28 +63,6 @@ def to_compose(plan: Plan, *, export: bool = False, engine_api: tuple[int, int] 
             doc[key] = table
     doc.update({k: escape_all(v) for k, v in resources.items() if k.startswith("x-")})
     return doc
-
-
-def yaml_text(doc: dict) -> str:
-    """A compose document as YAML, keys in the order written, every string on one line."""
-    import yaml  # only the runtime and `export` pay for it
-
-    return yaml.safe_dump(doc, sort_keys=False, default_flow_style=False, width=1000)
-
-
-def escape(value: str) -> str:
-    return value.replace("$", "$$")
-
-
-def escape_all(value: Any) -> Any:
-    """`$` → `$$` in every string of a nested value (the `compose` passthrough is user data too)."""
-    if isinstance(value, str):
-        return escape(value)
-    if isinstance(value, dict):
-        return {k: escape_all(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [escape_all(v) for v in value]
-    return value
 
 
 def deep_merge(base: dict, extra: dict) -> dict:
@@ -353,7 +330,7 @@ class _Context:
             condition = dep.condition
             if condition is None:
                 condition = "healthy" if _has_check(target) else "started"
-            entry: dict[str, Any] = {"condition": _CONDITIONS[condition]}
+            entry: dict[str, Any] = {"condition": CONDITIONS[condition]}
             if not dep.required:
                 entry["required"] = False
             out[dep.name] = entry
