@@ -87,7 +87,7 @@ class Stack:
         return doc
 
 
-def to_stack(export_doc: dict, jobs: bool = True) -> Stack:
+def to_stack(export_doc: dict, jobs: bool = False) -> Stack:
     """The stack for an export document. jobs: the swarm runs `replicated-job` services."""
     services = export_doc.get("services") or {}
     needs = {name: {dep: CONDITIONS.get((spec or {}).get("condition"), "started")
