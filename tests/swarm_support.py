@@ -20,6 +20,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 LOCK = Path(tempfile.gettempdir()) / "locald-test-swarm.lock"
+BRIDGE_FILE = LOCK.with_suffix(".gwbridge")  # whether the swarm's maker found docker_gwbridge absent
 MARK = "dev.locald.test-swarm"
 GWBRIDGE = "docker_gwbridge"
 
@@ -69,23 +70,22 @@ def _leave(remove_bridge: bool) -> None:
 def swarm_mode():
     """Yield while the engine is a swarm manager; leave afterwards if we (or a dead run of ours) made it."""
     fd = os.open(LOCK, os.O_RDWR | os.O_CREAT, 0o666)
-    bridge_file = LOCK.with_suffix(".gwbridge")  # whether the swarm's maker found docker_gwbridge absent
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)
         state, manager = node_state()
         if state == "inactive":
             had_bridge = _init()
-            bridge_file.write_text("keep" if had_bridge else "remove")
+            BRIDGE_FILE.write_text("keep" if had_bridge else "remove")
         elif state != "active" or not manager:
             raise RuntimeError(f"the engine's swarm state is {state!r} (manager: {manager}); "
                                "the swarm tests need an inactive engine or a swarm manager")
         fcntl.flock(fd, fcntl.LOCK_SH)  # others may use the same swarm now
         yield
     finally:
-        _release(fd, bridge_file)
+        _release(fd)
 
 
-def _release(fd: int, bridge_file: Path) -> None:
+def _release(fd: int) -> None:
     """Leave when we are the last user (twice: two sessions ending together each see the other)."""
     try:
         for attempt in range(2):
@@ -95,12 +95,30 @@ def _release(fd: int, bridge_file: Path) -> None:
                 if attempt == 0:
                     fcntl.flock(fd, fcntl.LOCK_UN)
                 continue
-            state, _ = node_state()
-            if state == "active" and _ours():
-                remove = bridge_file.exists() and bridge_file.read_text() == "remove"
-                _leave(remove)
-                bridge_file.unlink(missing_ok=True)
+            _leave_ours()
             return
+    finally:
+        os.close(fd)
+
+
+def _leave_ours() -> None:
+    state, _ = node_state()
+    if state == "active" and _ours():
+        _leave(BRIDGE_FILE.exists() and BRIDGE_FILE.read_text() == "remove")
+        BRIDGE_FILE.unlink(missing_ok=True)
+
+
+@contextmanager
+def without_swarm():
+    """Yield while the engine is no swarm, and no run of ours can make it one (a dead run's is left)."""
+    fd = os.open(LOCK, os.O_RDWR | os.O_CREAT, 0o666)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        _leave_ours()
+        state, _ = node_state()
+        if state != "inactive":
+            raise RuntimeError(f"the engine is in a swarm that is not ours (state {state!r}): cannot test without one")
+        yield
     finally:
         os.close(fd)
 

@@ -14,6 +14,7 @@ from locald.swarm.cluster import Service, Task
 from locald.swarm.ports import host_mode
 from locald.swarm.progress import CRASH_LOOP, attempts, progress
 from locald.swarm.stackfile import restart_policy, to_stack
+from swarm_support import without_swarm
 
 RICH = """
 [project]
@@ -240,6 +241,17 @@ def test_a_job_counts_only_the_tasks_of_its_present_run():
     assert not progress(service(earlier, now, job=True, iteration=2), "completed", {"t1"}, 1, False).ready
     finished = task("t2", "complete", "complete", exit_code=0, iteration=2)
     assert progress(service(earlier, finished, job=True, iteration=2), "completed", {"t1"}, 1, False).ready
+
+
+def test_swarm_commands_on_an_engine_that_is_no_swarm_say_what_to_do(tmp_path, engine):
+    (tmp_path / "locald.toml").write_text('[project]\nname = "s"\n\n[services.cache]\nimage = "redis:7"\n')
+    with without_swarm():
+        for args in (["deploy", "swarm"], ["status", "--swarm"], ["down", "--swarm"]):
+            result = run_locald(*args, cwd=tmp_path)
+            assert result.returncode == 1, args
+            assert result.stderr == ("locald: this Docker engine is not part of a swarm (state: inactive): run "
+                                     "`docker swarm init` to make it a one-node swarm, or point DOCKER_HOST / "
+                                     "`docker context use` at a manager of your swarm\n")
 
 
 def test_swarm_options_are_in_the_help():
