@@ -110,7 +110,7 @@ def test_a_built_service_without_an_image_is_refused_in_one_sentence(tmp_path):
     (tmp_path / "locald.toml").write_text('[project]\nname = "b"\n\n[services.app]\nbuild = "./app"\n')
     result = run_locald("export", "compose", "--target", "swarm", cwd=tmp_path)
     assert result.returncode == 1
-    assert result.stderr.startswith("locald: service 'app' is built from ./app: a swarm pulls images")
+    assert result.stderr.startswith("locald: service 'app' has `build` but no `image`: a swarm pulls images")
     assert "Traceback" not in result.stderr
 
 

@@ -20,7 +20,8 @@ from .stackfile import Stack, to_stack
 
 HEADER = ("# Exported by `locald export compose --target swarm` from {file}: a Docker Swarm stack of the\n"
           "# container services{processes}.\n"
-          "# `locald deploy swarm` deploys it in dependency order; all at once: docker stack deploy -c {name} {stack}\n")
+          "# `locald deploy swarm` deploys it in dependency order;\n"
+          "# all at once (no order): docker stack deploy -c {name} {stack}\n")
 _NAME = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
 
 

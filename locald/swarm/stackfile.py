@@ -124,8 +124,7 @@ def _service(name: str, definition: dict, one_shot: bool, jobs: bool, dropped: d
             resources.setdefault(group, {})[field_name] = int(value) if field_name == "pids" else str(value)
         elif key == "build":
             if not definition.get("image"):
-                context = value.get("context", ".") if isinstance(value, dict) else value
-                raise LocaldError(f"service '{name}' is built from {context}: a swarm pulls images, it does not "
+                raise LocaldError(f"service '{name}' has `build` but no `image`: a swarm pulls images, it does not "
                                   f"build them. Set `image = \"registry.example.com/{name}:1\"` on it in "
                                   "locald.toml, build and push that image, then deploy")
             dropped.setdefault(key, []).append(name)
