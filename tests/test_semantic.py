@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 import textwrap
 
 import pytest
@@ -201,6 +202,26 @@ def test_worker_with_port(tmp_path):
 def test_unknown_signal(tmp_path):
     assert found(tmp_path, '[services.w]\ncommand = "x"\nstop_signal = "SIGTREM"\n') == [
         (6, 1, "$.services.w.stop_signal", "unknown signal 'SIGTREM' (did you mean 'SIGTERM'?)")]
+
+
+@pytest.mark.parametrize("name", ["SIGRTMIN+3", "RTMIN", "SIGRTMAX-2", "SIGRTMAX", "INT", "SIGIOT", "SIGKILL"])
+def test_every_signal_validate_accepts_is_one_the_runtime_can_send(tmp_path, name):
+    """One reading of signal names for both: the README's own `SIGRTMIN+3` once passed validate and then
+    crashed `up` (the runtime looked only at signal.Signals)."""
+    from locald.runtime import pgroups
+
+    assert found(tmp_path, f'[services.w]\ncommand = "x"\nstop_signal = "{name}"\n') == []
+    project = check_file(tmp_path / "locald.toml").project
+    number = pgroups.signal_number(project.services["w"].stop_signal)
+    assert signal.SIGHUP <= number <= signal.SIGRTMAX
+    if "RTM" in name:
+        assert signal.SIGRTMIN <= number
+
+
+@pytest.mark.parametrize("name", ["SIGRTMIN+31", "SIGRTMAX+1", "SIGRTMIN-1", "RTMAX-31"])
+def test_realtime_signals_beyond_the_range_are_unknown(tmp_path, name):
+    [(_, _, path, message)] = found(tmp_path, f'[services.w]\ncommand = "x"\nstop_signal = "{name}"\n')
+    assert (path, message.split(" (")[0]) == ("$.services.w.stop_signal", f"unknown signal '{name}'")
 
 
 def test_semantic_checks_run_next_to_schema_errors(tmp_path):

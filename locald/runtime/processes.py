@@ -221,7 +221,7 @@ class ProcessRunner:
             strays = pgroups.processes_with_env({TOKEN_VAR: self.token})
             if pgid is not None or strays:
                 if pgroups.stop_group(pgid, self.stop_signal, grace, strays):
-                    self.sink.note(f"did not stop within {grace:g}s of {signal.Signals(self.stop_signal).name}: killed")
+                    self.sink.note(f"did not stop within {grace:g}s of {self.service.stop_signal}: killed")
         thread = self._thread
         if thread is not None and thread is not threading.current_thread():
             thread.join()
