@@ -21,9 +21,9 @@ import uuid
 from pathlib import Path
 from typing import Callable, Mapping
 
-from honcho.environ import parse as parse_dotenv
 from honcho.process import Popen
 
+from ..config import envfile
 from ..errors import LocaldError
 from . import pgroups
 from .cleanup import marker_env
@@ -46,10 +46,8 @@ class Cancelled(LocaldError):
 
 
 def read_env_file(path: Path) -> dict[str, str]:
-    """A .env file, parsed the way honcho does (shlex), tolerating a leading `export `."""
-    text = path.read_text(encoding="utf-8", errors="replace")
-    lines = [line.lstrip()[7:] if line.lstrip().startswith("export ") else line for line in text.splitlines()]
-    return parse_dotenv("\n".join(lines))
+    """A .env file, by locald's one reader (a line it cannot read: ConfigError at that line)."""
+    return envfile.load(path)
 
 
 def process_env(service, plan, base: Mapping[str, str] = os.environ) -> dict[str, str]:
