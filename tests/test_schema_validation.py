@@ -141,9 +141,27 @@ def test_bad_service_names(name):
                        "service name: use lowercase letters, digits, '-' and '_', starting with a letter or digit")
 
 
-@pytest.mark.parametrize("name", ["web", "web-2", "web_api", "0day", "x-ext"])
+@pytest.mark.parametrize("name", ["web", "web-2", "web_api", "0day", "x-ext", "s" * 63])
 def test_good_service_names(name):
     assert schema_found(f'[services.{name}]\ncommand = "x"\n') == []
+
+
+def test_a_service_name_longer_than_a_host_name_label(tmp_path):
+    """300 characters once passed validate and failed `up` (its log file name was too long); 63 is what a
+    host name label allows, and a container's service name is its host name on the compose network."""
+    assert found(tmp_path, f'[services.{"s" * 300}]\ncommand = "x"\n') == [
+        (4, "$.services." + "s" * 300, 'service name "ssssssssssssssssssss…" is 300 characters long; at most 63 '
+         "are allowed (a service name is its host name on the container network)")]
+    assert found(tmp_path, f'[services.{"s" * 64}]\ncommand = "x"\n')[0][2].endswith("64 characters long; at most "
+                                                                                     "63 are allowed (a service name "
+                                                                                     "is its host name on the "
+                                                                                     "container network)")
+
+
+def test_a_project_name_longer_than_a_host_name_label(tmp_path):
+    assert found(tmp_path, "", header=f'[project]\nname = "{"p" * 64}"\n') == [
+        (2, "$.project.name", "must be at most 63 characters long, got 64")]
+    assert valid(tmp_path, "", header=f'[project]\nname = "{"p" * 63}"\n').name == "p" * 63
 
 
 # --- ports ----------------------------------------------------------------------------------------
