@@ -245,3 +245,74 @@ def test_semantic_checks_survive_wrong_types():
         '[services.web]\ndepends_on = { a = 1 }\nport = true\n',
     ]:
         semantic_only(body)
+
+
+# --- values that passed validate and then crashed `up` ---------------------------------------------
+
+NUL = "contains a NUL byte (\\u0000): no command, environment variable or file name can hold one"
+
+
+def test_nul_bytes_are_refused_wherever_they_would_reach_exec_or_the_engine(tmp_path):
+    assert found(tmp_path, '''\
+        [services.a]
+        command = "run\\u0000"
+        env = { OK = "x\\u0000y" }
+        [services.b]
+        command = ["run", "--flag\\u0000"]
+        workdir = "d\\u0000"
+        ''') == [
+        (5, 1, "$.services.a.command", NUL),
+        (6, 9, "$.services.a.env.OK", NUL),
+        (8, 19, "$.services.b.command[1]", NUL),
+        (9, 1, "$.services.b.workdir", NUL),
+    ]
+
+
+@pytest.mark.parametrize("name, what", [('"A=B"', "contain '='"), ('""', "be empty"), (r'"A\u0000B"', "contain a NUL byte")])
+def test_environment_variable_names_that_exec_refuses(tmp_path, name, what):
+    [(line, _, _, message)] = found(tmp_path, f'[services.a]\ncommand = "x"\nenv = {{ {name} = "1" }}\n')
+    assert (line, message) == (6, f"an environment variable name cannot {what}")
+
+
+FORM = "write SOURCE:TARGET or SOURCE:TARGET:MODE"
+
+
+@pytest.mark.parametrize("spec, message", [
+    (":::", f"volume ':::' has an empty part between colons: {FORM}"),
+    ("", f"a volume cannot be empty: {FORM}"),
+    ("./a:/b:ro:x", f"volume './a:/b:ro:x' has too many colons: {FORM}"),
+    ("data", "volume 'data': the container path 'data' must be absolute (start with /)"),
+    ("data:var/lib", "volume 'data:var/lib': the container path 'var/lib' must be absolute (start with /)"),
+    ("data:/d:r0", "volume 'data:/d:r0': unknown mode 'r0' (known: ro, rw, nocopy, z, Z, shared, rshared, slave, "
+                   "rslave, private, rprivate)"),
+    ("a:/data", "volume 'a:/data': compose reads 'a:' as a Windows drive letter; give the volume a name of two "
+                "characters or more"),
+    ("my data:/d", "volume 'my data:/d': the volume name 'my data' may only hold letters, digits, '_', '.' and '-' "
+                   "(a host path starts with ./, / or ~)"),
+])
+def test_short_volumes_compose_would_refuse(tmp_path, spec, message):
+    assert found(tmp_path, f'[services.db]\nimage = "redis:7"\nvolumes = ["/ok", "{spec}"]\n') == [
+        (6, 19, "$.services.db.volumes[1]", message)]
+
+
+@pytest.mark.parametrize("spec", ["data:/data", "data:/data:ro,z", "./init.sql:/init.sql:ro", "~/x:/x", "/anon",
+                                  "C:\\\\data:/data", "pg.data-1:/var/lib/postgresql/data:rw,nocopy"])
+def test_short_volumes_compose_reads(tmp_path, spec):
+    assert found(tmp_path, f'[services.db]\ntype = "postgres"\nvolumes = ["{spec}"]\n') == []
+
+
+@pytest.mark.parametrize("line, path", [
+    ("stop_grace_period = 1e12", "stop_grace_period"),
+    ('stop_grace_period = "3000000h"', "stop_grace_period"),
+    ('health_check = { type = "tcp", interval = 9223372037 }', "health_check.interval"),
+    ('depends_on = { db = { timeout = "99999999999s" } }', "depends_on.db.timeout"),
+])
+def test_durations_longer_than_anything_can_wait(tmp_path, line, path):
+    body = f'[services.db]\nimage = "redis:7"\n[services.web]\ncommand = "x"\n{line}\n'
+    [(_, _, p, message)] = found(tmp_path, body)
+    assert (p, message) == (f"$.services.web.{path}", "a duration can be at most 9223372036 seconds (about 292 years)")
+
+
+def test_the_longest_duration_is_accepted(tmp_path):
+    assert found(tmp_path, '[services.web]\ncommand = "x"\nstop_grace_period = 9223372036\n'
+                           'health_check = { type = "tcp", timeout = "2562047h" }\n') == []

@@ -12,7 +12,7 @@ from typing import Any, Iterator
 
 from ..errors import Problem
 from ..graph import Graph
-from . import signals
+from . import signals, values
 from .model import CONTAINER_KINDS, kind_of
 from .schema import did_you_mean, json_path, schema, shown
 from .source import Source
@@ -120,6 +120,7 @@ def check(source: Source, known_services: set[str] = frozenset()) -> list[Proble
                             report(where, f"${{services.{target}.{fld}}}: '{target}' is a worker and has no port; "
                                    "make it type = \"exec\" if it listens")
 
+    values.check(source.data, services, report)
     _port_clashes(services, report)
     _cycles(services, report)
     return problems
