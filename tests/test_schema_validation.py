@@ -529,3 +529,12 @@ def test_messages_stay_on_one_line(tmp_path):
     assert [p.message for p in problems] == ["unknown key 'a\\rb\\u2028'", "depends on unknown service 'db\\n'"]
     assert [p.path for p in problems] == ['$.services.web["a\\rb\\u2028"]', "$.services.web.depends_on[0]"]
     assert all(len(str(p).splitlines()) == 1 for p in problems)
+
+
+@pytest.mark.parametrize("key", ["volumes", "secrets", "configs"])
+def test_top_level_compose_names_follow_the_compose_specification(key):
+    """Found by tests/test_valid_configs.py: `[compose.volumes] ":" = {}` passed validate, and the
+    generated compose file broke the Compose Specification."""
+    assert schema_found(f'[compose.{key}]\n"a:b" = {{}}\nok_1-2.x = {{}}\n') == [
+        (5, f"$.compose.{key}[\"a:b\"]", f"{key[:-1]} name \"a:b\" may only hold letters, digits, '.', '_' and '-' "
+                                          "(the Compose Specification's rule)")]

@@ -268,10 +268,17 @@ def test_nul_bytes_are_refused_wherever_they_would_reach_exec_or_the_engine(tmp_
     ]
 
 
-@pytest.mark.parametrize("name, what", [('"A=B"', "contain '='"), ('""', "be empty"), (r'"A\u0000B"', "contain a NUL byte")])
+@pytest.mark.parametrize("name, what", [('"A=B"', "contain '='"), ('""', "be empty"), (r'"A\u0000B"', "contain a NUL byte"),
+                                        (r'"A\nB"', "contain a line break")])
 def test_environment_variable_names_that_exec_refuses(tmp_path, name, what):
     [(line, _, _, message)] = found(tmp_path, f'[services.a]\ncommand = "x"\nenv = {{ {name} = "1" }}\n')
     assert (line, message) == (6, f"an environment variable name cannot {what}")
+
+
+def test_build_argument_names_like_environment_names(tmp_path):
+    """Found by tests/test_valid_configs.py: `args = { "" = "" }` passed validate and broke the compose file."""
+    [(line, _, path, message)] = found(tmp_path, '[services.a]\nbuild = { context = ".", args = { "" = "x" } }\n')
+    assert (line, path, message) == (5, '$.services.a.build.args[""]', "a build argument name cannot be empty")
 
 
 FORM = "write SOURCE:TARGET or SOURCE:TARGET:MODE"
@@ -316,3 +323,12 @@ def test_durations_longer_than_anything_can_wait(tmp_path, line, path):
 def test_the_longest_duration_is_accepted(tmp_path):
     assert found(tmp_path, '[services.web]\ncommand = "x"\nstop_grace_period = 9223372036\n'
                            'health_check = { type = "tcp", timeout = "2562047h" }\n') == []
+
+
+def test_a_command_health_check_without_a_command(tmp_path):
+    """Found by tests/test_valid_configs.py: it passed validate and became `test: [CMD-SHELL, null]`."""
+    assert found(tmp_path, '[services.db]\nimage = "redis:7"\nhealth_check = { type = "command", retries = 2 }\n') == [
+        (6, 1, "$.services.db.health_check",
+         'a health check of type = "command" needs the `command` to run (exit status 0 = ready)')]
+    assert found(tmp_path, '[services.db]\nimage = "redis:7"\nhealth_check = { type = "command", comand = "x" }\n') == [
+        (6, 36, "$.services.db.health_check.comand", "unknown key 'comand' (did you mean 'command'?)")]

@@ -210,6 +210,9 @@ def _message(err, path: tuple) -> str:
 
 def _name_message(keyword: str, name: str, value: Any, path: tuple) -> str:
     quoted = shown(json.dumps(name, ensure_ascii=False))
+    if len(path) == 3 and path[0] == "compose":  # a top-level compose volume, secret or config
+        return (f"{path[1][:-1]} name {quoted} may only hold letters, digits, '.', '_' and '-' "
+                "(the Compose Specification's rule)")
     if len(path) != 2 or path[0] != "services":
         return f"{quoted} is not an allowed name here"
     if keyword == "maxLength":

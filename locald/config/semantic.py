@@ -96,6 +96,12 @@ def check(source: Source, known_services: set[str] = frozenset()) -> list[Proble
         if kind == "container" and "image" not in raw and "build" not in raw and not _misspelt(raw, "image", "build"):
             report(base, f"container service '{name}' needs `image` or `build`")
 
+        health = raw.get("health_check")
+        if isinstance(health, dict) and health.get("type") == "command" and "command" not in health \
+                and not _misspelt(health, "command"):
+            report(base + ("health_check",), 'a health check of type = "command" needs the `command` to run '
+                   "(exit status 0 = ready)")
+
         for dep, elem in dependency_names(raw):
             path = base + ("depends_on", elem)
             if dep == name:

@@ -45,11 +45,20 @@ def _nul_bytes(value: Any, path: tuple, report: Report) -> None:
 
 
 def _env_names(raw: dict, base: tuple, report: Report) -> None:
-    env = raw.get("env")
-    for name in env if isinstance(env, dict) else ():
-        if name == "" or "=" in name or "\0" in name:
-            what = "be empty" if name == "" else "contain '='" if "=" in name else "contain a NUL byte"
-            report(base + ("env", name), f"an environment variable name cannot {what}")
+    """Names of `env` and of `build.args`: both travel as NAME=value (exec's environment, the engine's API,
+    `--build-arg`), so an empty name, '=', a NUL byte or a line break cannot be told apart from the value."""
+    build = raw.get("build")
+    tables = [(base + ("env",), raw.get("env")), (base + ("build", "args"), build.get("args") if isinstance(build, dict) else None)]
+    for path, table in tables:
+        for name in table if isinstance(table, dict) else ():
+            what = next((words for bad, words in _BAD_NAMES if bad(name)), None)
+            if what:
+                kind = "an environment variable" if path[-1] == "env" else "a build argument"
+                report(path + (name,), f"{kind} name cannot {what}")
+
+
+_BAD_NAMES = ((lambda n: n == "", "be empty"), (lambda n: "=" in n, "contain '='"),
+              (lambda n: "\0" in n, "contain a NUL byte"), (lambda n: "\n" in n or "\r" in n, "contain a line break"))
 
 
 def _short_volumes(raw: dict, base: tuple, report: Report) -> None:
