@@ -235,16 +235,23 @@ def test_semantic_checks_run_next_to_schema_errors(tmp_path):
     assert [p for _, _, p, _ in problems] == ["$.services.web.port", "$.services.web.depends_on[0]"]
 
 
-def test_semantic_checks_survive_wrong_types():
-    # the schema reports these; the semantic pass must not trip over them
-    for body in [
-        'services = 5\n',
-        'services = { web = 5 }\n',
-        '[services.web]\ndepends_on = 5\nenv = 5\nport = "x"\ntype = 5\n',
-        '[services.web]\ndepends_on = [1, {}, []]\nenv = { A = [1] }\nstop_signal = 15\n',
-        '[services.web]\ndepends_on = { a = 1 }\nport = true\n',
-    ]:
-        semantic_only(body)
+@pytest.mark.parametrize("body, semantic_problems", [
+    ("services = 5\n", []),
+    ("services = { web = 5 }\n", []),
+    ('[services.web]\ncommand = "x"\ndepends_on = 5\nenv = 5\nport = "x"\ntype = 5\n', []),
+    ('[services.web]\ncommand = "x"\ndepends_on = [1, {}, []]\nenv = { A = [1] }\nstop_signal = 15\n', []),
+    ('[services.web]\nimage = "x"\nvolumes = "a"\nbuild = { args = 5 }\nstop_grace_period = "soon"\n'
+     'health_check = { type = "command", command = 5, interval = [] }\nenv_file = 5\n', []),
+    ('[services.web]\ncommand = "x"\ndepends_on = { a = 1 }\nport = true\n',
+     [(6, "$.services.web.depends_on.a", "depends on unknown service 'a'")]),  # a name, whatever its spec
+])
+def test_semantic_checks_survive_wrong_types(tmp_path, body, semantic_problems):
+    """The schema reports these; the semantic pass neither trips over them nor reports them again."""
+    assert semantic_only(body) == semantic_problems
+    (tmp_path / "locald.toml").write_text(HEADER + body)
+    reported = [(p.line, p.path, p.message) for p in check_file(tmp_path / "locald.toml").problems]
+    schema_only = [p for p in reported if p not in semantic_problems]
+    assert schema_only and len(reported) == len(schema_only) + len(semantic_problems)
 
 
 # --- values that passed validate and then crashed `up` ---------------------------------------------
