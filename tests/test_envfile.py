@@ -85,6 +85,11 @@ def test_a_trailing_backslash_and_a_nul_byte(tmp_path):
         "e.env:3:4: the value of C contains a NUL byte, which no environment can hold"]
 
 
+def test_columns_count_an_export_prefix():
+    [problem] = envfile.parse("  export NAME=O'Brien\n", "e.env")[1]
+    assert (problem.line, problem.col) == (1, 16)
+
+
 def test_export_prefix_comments_and_a_bom_are_read(tmp_path):
     values, found = envfile.parse("\ufeffexport A=1\n  export B='two words'\n# C=3\nD=\"x#y\" # note\n", "e.env")
     assert (values, found) == ({"A": "1", "B": "two words", "D": "x#y"}, [])

@@ -23,27 +23,29 @@ def parse(text: str, file: str) -> tuple[dict[str, str], list[Problem]]:
     values: dict[str, str] = {}
     problems: list[Problem] = []
     # A BOM means nothing in UTF-8; honcho would take it as part of the first name and drop that line.
-    for number, line in enumerate(text.removeprefix("\ufeff").split("\n"), 1):
+    for number, whole in enumerate(text.removeprefix("\ufeff").split("\n"), 1):
+        line = whole
         if line.lstrip().startswith("export "):  # shell-style files: `export KEY=value`
             line = line.lstrip()[len("export "):]
+        before = len(whole) - len(line)  # columns are the file's, not the stripped line's
         try:
             found = _honcho_parse(line)
-        except ValueError as exc:  # shlex: an unclosed quote, a trailing backslash
-            problems.append(_unreadable(file, number, line, str(exc)))
+        except ValueError:  # shlex: an unclosed quote, a trailing backslash
+            problems.append(_unreadable(file, number, line, before))
             continue
         for key, value in found.items():
             if "\0" in value:
-                problems.append(Problem(file, number, line.find("\0") + 1, "",
+                problems.append(Problem(file, number, before + line.find("\0") + 1, "",
                                         f"the value of {key} contains a NUL byte, which no environment can hold"))
             else:
                 values[key] = value
     return values, problems
 
 
-def _unreadable(file: str, number: int, line: str, error: str) -> Problem:
+def _unreadable(file: str, number: int, line: str, before: int) -> Problem:
     start = _open_quote(line)
     if start is None:  # shlex's other complaint: a backslash at the very end
-        return Problem(file, number, max(len(line.rstrip("\r")), 1), "",
+        return Problem(file, number, before + max(len(line.rstrip("\r")), 1), "",
                        "the line ends with a backslash that escapes nothing (.env lines are read as shell words)")
     quote = line[start]
     other = '"' if quote == "'" else "'"
@@ -51,7 +53,7 @@ def _unreadable(file: str, number: int, line: str, error: str) -> Problem:
     value = value.strip().rstrip("\r")
     fix = (f"write {key.strip()}={other}{value}{other}" if key.strip() and other not in value and "\\" not in value
            else f"escape it as \\{quote}")
-    return Problem(file, number, start + 1, "",
+    return Problem(file, number, before + start + 1, "",
                    f"the quote {quote} is never closed (.env lines are read as shell words): {fix}")
 
 
