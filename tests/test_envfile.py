@@ -95,6 +95,14 @@ def test_export_prefix_comments_and_a_bom_are_read(tmp_path):
     assert (values, found) == ({"A": "1", "B": "two words", "D": "x#y"}, [])
 
 
+def test_an_env_file_that_is_no_file_is_reported_where_locald_toml_names_it(tmp_path, monkeypatch):
+    """Found by tests/test_fuzz_validate.py: `env_file = ""` names the project directory."""
+    monkeypatch.chdir(tmp_path)
+    project(tmp_path, '[services.api]\ncommand = "x"\nenv_file = ["ok.env", ""]\n', ok_env="A=1\n")
+    assert problems(tmp_path) == ["locald.toml:6:23: $.services.api.env_file[1]: env file . is a directory, "
+                                  "not a regular file"]
+
+
 def test_a_device_as_env_file_is_one_sentence(tmp_path):
     with pytest.raises(LocaldError, match="/dev/zero: is a character device, not a regular file"):
         read_env_file(envfile.Path("/dev/zero"))

@@ -53,8 +53,7 @@ def check_source(source: Source, path: Path) -> Checked:
         problems += [replace(p, message=schema.shown(p.message)) for p in adopt_problems]  # one line each
     problems += semantic.check(source, set(adopted))
     problems.sort(key=lambda p: (p.line, p.col))
-    for env_path in envfile.read_by_processes(source.data, path.parent.resolve()):
-        problems += envfile.read(env_path, display_name(env_path))[1]  # at the env file's own lines
+    problems += envfile.check(source, path.parent.resolve(), display_name)  # at the env files' own lines
     if problems:
         return Checked(source.file, problems, None)
     data = source.data

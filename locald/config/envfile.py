@@ -8,12 +8,15 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Callable
 
 from honcho.environ import parse as _honcho_parse
 
 from ..errors import ConfigError, Problem
 from .files import Unreadable, read_bytes
 from .model import PROCESS_KINDS, kind_of
+from .schema import json_path
+from .source import Source
 
 PROJECT_ENV = ".env"
 
@@ -93,19 +96,40 @@ def load(path: Path) -> dict[str, str]:
     return values
 
 
-def read_by_processes(data: dict, root: Path) -> list[Path]:
-    """The env files `up` will read for host processes: the project's `.env` when it is a file, and each
-    `env_file` that exists (a missing one is for `up` to report: it may hold secrets that a checkout,
-    or CI, does not have)."""
+def check(source: Source, root: Path, display: Callable[[Path], str]) -> list[Problem]:
+    """For `validate`: each line a host process's env file cannot use, at that line of the env file; a file
+    that cannot be read at all (a directory, a device), at the `env_file` entry that names it."""
+    problems: list[Problem] = []
+    for path, where in read_by_processes(source.data, root):
+        found = read(path, display(path))[1]
+        for p in found:
+            if p.line:
+                problems.append(p)
+            else:
+                line, col = source.locate(where)
+                problems.append(Problem(source.file, line, col, json_path(where), f"env file {p.file} {p.message}"))
+    return problems
+
+
+def read_by_processes(data: dict, root: Path) -> list[tuple[Path, tuple]]:
+    """(path, where locald.toml names it) of the env files `up` will read for host processes: the project's
+    `.env` when it is a file, and each `env_file` that exists (a missing one is for `up` to report: it may
+    hold secrets that a checkout, or CI, does not have)."""
     services = data.get("services")
-    processes = [raw for name, raw in (services.items() if isinstance(services, dict) else ())
-                 if isinstance(raw, dict) and not name.startswith("x-") and kind_of(raw) in PROCESS_KINDS]
-    paths = [root / PROJECT_ENV] if processes and (root / PROJECT_ENV).is_file() else []
-    for raw in processes:
+    processes = {name: raw for name, raw in (services.items() if isinstance(services, dict) else ())
+                 if isinstance(raw, dict) and not name.startswith("x-") and kind_of(raw) in PROCESS_KINDS}
+    found: dict[Path, tuple] = {}
+    if processes and (root / PROJECT_ENV).is_file():
+        found[root / PROJECT_ENV] = ("services", next(iter(processes)))
+    for name, raw in processes.items():
         env_file = raw.get("env_file")
-        listed = [env_file] if isinstance(env_file, str) else env_file if isinstance(env_file, list) else []
-        paths += [root / name for name in listed if isinstance(name, str) and _exists(root / name)]
-    return list(dict.fromkeys(paths))
+        where = ("services", name, "env_file")
+        listed = [(env_file, where)] if isinstance(env_file, str) else \
+            [(n, where + (i,)) for i, n in enumerate(env_file)] if isinstance(env_file, list) else []
+        for entry, at in listed:
+            if isinstance(entry, str) and _exists(root / entry):
+                found.setdefault(root / entry, at)
+    return list(found.items())
 
 
 def _exists(path: Path) -> bool:
