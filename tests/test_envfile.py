@@ -17,7 +17,7 @@ from locald.errors import LocaldError
 from locald.runtime.processes import read_env_file
 
 OBRIEN = ("the quote ' is never closed (.env lines are read as shell words): "
-          "write LAST_NAME=\"O'Brien\"")
+          "put the value in double quotes (LAST_NAME=\"…\")")
 
 
 def project(tmp_path, services: str, **files: str):
@@ -53,14 +53,15 @@ def test_the_runtime_reader_reports_the_file_and_line(tmp_path):
     with pytest.raises(LocaldError) as exc:
         read_env_file(env)
     assert str(exc.value) == (f"{env}:2:3: the quote \" is never closed (.env lines are read as shell words): "
-                              "write B='\"unclosed'")
+                              "put the value in single quotes (B='…')")
+    assert "unclosed" not in str(exc.value)  # env files hold secrets: the value is never repeated
 
 
 def test_the_projects_dot_env_is_checked_when_processes_read_it(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     project(tmp_path, '[services.api]\ncommand = "x"\n', _env="PASSWORD=it's\n")
     assert problems(tmp_path) == [".env:1:12: the quote ' is never closed (.env lines are read as shell words): "
-                                  "write PASSWORD=\"it's\""]
+                                  "put the value in double quotes (PASSWORD=\"…\")"]
     project(tmp_path, '[services.db]\nimage = "redis:7"\n', _env="PASSWORD=it's\n")
     assert problems(tmp_path) == []  # no host process reads it
 
@@ -83,6 +84,12 @@ def test_a_trailing_backslash_and_a_nul_byte(tmp_path):
     assert [str(p) for p in found] == [
         "e.env:2:4: the line ends with a backslash that escapes nothing (.env lines are read as shell words)",
         "e.env:3:4: the value of C contains a NUL byte, which no environment can hold"]
+
+
+def test_a_quote_that_cannot_simply_be_wrapped_is_escaped():
+    [problem] = envfile.parse('TITLE=it\'s "big"\n', "e.env")[1]
+    assert (problem.col, problem.message) == (9, "the quote ' is never closed (.env lines are read as shell words): "
+                                                 "escape it as \\'")
 
 
 def test_columns_count_an_export_prefix():

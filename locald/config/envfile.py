@@ -51,11 +51,11 @@ def _unreadable(file: str, number: int, line: str, before: int) -> Problem:
         return Problem(file, number, before + max(len(line.rstrip("\r")), 1), "",
                        "the line ends with a backslash that escapes nothing (.env lines are read as shell words)")
     quote = line[start]
-    other = '"' if quote == "'" else "'"
+    other, words = ('"', "double") if quote == "'" else ("'", "single")
     key, _, value = line.partition("=")
-    value = value.strip().rstrip("\r")
-    fix = (f"write {key.strip()}={other}{value}{other}" if key.strip() and other not in value and "\\" not in value
-           else f"escape it as \\{quote}")
+    # The value is not repeated: env files hold secrets, and this message may end up in a CI log.
+    fix = (f"put the value in {words} quotes ({key.strip()}={other}…{other})"
+           if key.strip() and other not in value and "\\" not in value else f"escape it as \\{quote}")
     return Problem(file, number, before + start + 1, "",
                    f"the quote {quote} is never closed (.env lines are read as shell words): {fix}")
 
