@@ -9,7 +9,6 @@ from typing import Any
 
 PROCESS_KINDS = ("exec", "worker", "site")
 CONTAINER_KINDS = ("container", "postgres")
-CONDITIONS = ("started", "healthy", "completed_successfully")
 
 _DURATION_PART = re.compile(r"([0-9]+(?:\.[0-9]+)?)(ns|us|ms|s|m|h)")
 _UNIT = {"ns": 1e-9, "us": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0}

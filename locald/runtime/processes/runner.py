@@ -21,6 +21,7 @@ from typing import Callable, Mapping
 
 from honcho.process import Popen
 
+from ...config.signals import signal_number
 from ...errors import LocaldError
 from ..output import LogSink
 from ..service_runtime import COMPLETED, HEALTHY, STARTED, Cancelled, effective_condition
@@ -63,7 +64,7 @@ class ProcessRunner:
         self.base_env = base_env
         self.port = plan.ports.get(self.name) if service.kind != "worker" else None
         self.token = uuid.uuid4().hex[:16]
-        self.stop_signal = pgroups.signal_number(service.stop_signal)
+        self.stop_signal = signal_number(service.stop_signal)
         self._cond = threading.Condition()
         self._thread: threading.Thread | None = None
         self._stop_event = threading.Event()
@@ -143,7 +144,7 @@ class ProcessRunner:
             strays = pgroups.processes_with_env({TOKEN_VAR: self.token})
             if pgid is not None or strays:
                 if pgroups.stop_group(pgid, self.stop_signal, grace, strays):
-                    self.sink.note(f"did not stop within {grace:g}s of {signal.Signals(self.stop_signal).name}: killed")
+                    self.sink.note(f"did not stop within {grace:g}s of {self.service.stop_signal}: killed")
         thread = self._thread
         if thread is not None and thread is not threading.current_thread():
             thread.join()
