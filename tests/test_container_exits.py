@@ -9,11 +9,12 @@ import pytest
 pytestmark = pytest.mark.usefixtures("engine")
 
 
-def test_container_that_exits_at_once_fails_up(engine_stack_factory):
-    s = engine_stack_factory("""
+@pytest.mark.parametrize("delay", ["0", "1"])  # at once; and after a second, when it always looked started
+def test_container_that_exits_at_once_fails_up(engine_stack_factory, delay):
+    s = engine_stack_factory(f"""
         [services.boom]
         image = "debian:bookworm-slim"
-        command = ["sh", "-c", "echo boom-marker-23 >&2; exit 3"]
+        command = ["sh", "-c", "echo boom-marker-23 >&2; sleep {delay}; exit 3"]
     """)
     up = s.locald("up", "-d")
     text = up.stdout + up.stderr

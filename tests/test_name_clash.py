@@ -141,8 +141,10 @@ def test_sanitised_names_run_side_by_side(tmp_path):
     try:
         a.locald("up", "-d", check=True)
         b.locald("up", "-d", check=True)
-        states = {s.root.name: s.status()["box"]["status"] for s in (a, b)}
-        assert states == {"a": "running", "b": "running"}
+        for s in (a, b):  # each still has its own container, running
+            out = subprocess.run(["docker", "ps", "--filter", f"label=dev.locald.config={s.file.resolve()}",
+                                  "--format", "{{.State}}"], capture_output=True, text=True).stdout
+            assert out.split() == ["running"], (s.root, out)
     finally:
         for s in (a, b):
             s.locald("down", timeout=120)
