@@ -42,7 +42,7 @@ class RestartPolicy:
         if self.kind == "on-failure" and self.limit is not None:
             count = restart_count()
             if count >= self.limit:
-                return f"{exited}; Docker gave up after {count} restart{'s' if count != 1 else ''} (max_restarts)"
+                return f"{exited}; Docker gave up after {count} restart{'s' if count != 1 else ''} (max_restarts = {self.limit})"
         return None
 
 

@@ -222,9 +222,9 @@ class ContainerRuntime:
         code = last_exit or code
         if count:
             exited = f"exited with code {code}" if code else "exited"
-            return ContainerError(f"container service '{name}' keeps crashing: it {exited} and was restarted "
-                                  f"{count} time{'s' if count != 1 else ''}, and was not {words} after "
-                                  f"{timeout:g}s.{_logs_paragraph(row)}")
+            return ContainerError(f"container service '{name}' keeps crashing ({exited}, restarted {count} "
+                                  f"time{'s' if count != 1 else ''}), so it was not {words} after {timeout:g}s."
+                                  f"{_logs_paragraph(row)}")
         state = f"it is {row.state}" + (f", health: {row.health}" if row.health else "")
         if row.health:
             probe = engine.health_log(row.id)
