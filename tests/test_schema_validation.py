@@ -231,12 +231,12 @@ def test_depends_on_three_forms(tmp_path):
         depends_on = { db = "healthy", migrate = "completed_successfully" }
         [services.c]
         command = "x"
-        depends_on = { db = { condition = "started", timeout = "2m", required = false }, a = {} }
+        depends_on = { db = { condition = "started", timeout = "5m", required = false }, a = {} }
         """)
     deps = {n: [(d.name, d.condition, d.timeout, d.required) for d in s.depends_on] for n, s in project.services.items()}
-    assert deps["a"] == [("db", None, 60.0, True)]
-    assert deps["b"] == [("db", "healthy", 60.0, True), ("migrate", "completed_successfully", 60.0, True)]
-    assert deps["c"] == [("db", "started", 120.0, False), ("a", "healthy", 60.0, True)]
+    assert deps["a"] == [("db", None, 120.0, True)]
+    assert deps["b"] == [("db", "healthy", 120.0, True), ("migrate", "completed_successfully", 120.0, True)]
+    assert deps["c"] == [("db", "started", 300.0, False), ("a", "healthy", 120.0, True)]
 
 
 @pytest.mark.parametrize(

@@ -212,3 +212,38 @@ def test_export_warnings_name_what_was_left_out():
     assert "host processes left out" in joined and "web (exec)" in joined
     assert "web → cache" in joined and "api → web" in joined
     assert text.startswith("# Exported by `locald export compose`")
+
+
+def test_health_check_start_period_defaults_to_how_long_up_waits(tmp_path):
+    """Docker must not call a slow starter unhealthy while locald (or `compose up --wait` on the
+    export) would still wait for it: the start period is the longest timeout a dependent gives."""
+    (tmp_path / "locald.toml").write_text("""
+[project]
+name = "sp"
+
+[services.slow]
+image = "redis:7"
+health_check = "redis-cli ping"
+
+[services.quick]
+image = "redis:7"
+health_check = { command = "redis-cli ping", start_period = "5s" }
+
+[services.alone]
+image = "redis:7"
+health_check = "redis-cli ping"
+
+[services.a]
+image = "redis:7"
+depends_on = { slow = { condition = "healthy", timeout = "5m" }, quick = "healthy" }
+
+[services.b]
+image = "redis:7"
+depends_on = { slow = { condition = "healthy", timeout = "30s" } }
+""")
+    plan = plan_of(load_project(tmp_path / "locald.toml"), {})
+    for export in (False, True):
+        services = to_compose(plan, export=export, engine_api=(1, 41))["services"]
+        assert services["slow"]["healthcheck"]["start_period"] == "300s"
+        assert services["quick"]["healthcheck"]["start_period"] == "5s", "written by the user"
+        assert services["alone"]["healthcheck"]["start_period"] == "120s"

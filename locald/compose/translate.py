@@ -296,15 +296,18 @@ class _Context:
             # -h 127.0.0.1: ready only once Postgres listens on TCP, not while initdb's
             # temporary server answers on the Unix socket.
             test = f"pg_isready -q -h 127.0.0.1 -U {shlex.quote(c['POSTGRES_USER'])} -d {shlex.quote(c['POSTGRES_DB'])}"
-            hc = HealthCheck(type="command", command=test, interval=1.0, timeout=5.0, retries=3, start_period=60.0)
+            hc = HealthCheck(type="command", command=test)
         if hc is None:
             return None
         out: dict[str, Any] = {"test": self.probe(s, hc)}
         out["interval"] = duration(hc.interval)
         out["timeout"] = duration(hc.timeout)
         out["retries"] = hc.retries
-        if hc.start_period:
-            out["start_period"] = duration(hc.start_period)
+        # Without a start_period, Docker calls a slow starter "unhealthy" after `retries` quick
+        # failures, and `docker compose up --wait` gives up on it; locald waits as long as its
+        # dependents would, so the health check stays "starting" for that long (a success ends the
+        # start period at once, so readiness is not delayed).
+        out["start_period"] = duration(hc.start_period or self.plan.project.ready_timeout(s.name))
         return out
 
     def probe(self, s: ContainerService, hc: HealthCheck) -> list[str]:
