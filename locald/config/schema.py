@@ -162,6 +162,7 @@ def _expected(types) -> str:
 _PATTERN_WORDS = {
     "stop_signal": "a signal name (e.g. 'SIGINT')",
     "domain": "a host name (letters, digits, '-' and '.')",
+    "image": "an image reference (e.g. 'redis:7'; no spaces, not starting with '-')",
 }
 
 _DURATION = ("expected a duration (seconds as a number, or a string like '10s' or '1m30s'), got ")
