@@ -23,7 +23,6 @@ from .service_runtime import COMPLETED, Cancelled, ServiceRuntime, StartFailed, 
 
 BATCH_WINDOW = 0.02  # seconds to gather services that became startable together into one start call
 SHOWN = 20  # names listed in a "starting …" line
-DEFAULT_READY_TIMEOUT = 60.0
 
 
 def shown(items, limit: int = SHOWN) -> str:
@@ -195,19 +194,13 @@ class Coordinator:
         """Each service of the run meets its own final condition: what its dependents ask for
         (completed for a one-shot job), else healthy when it has a readiness check. The first
         failure cancels the other waits."""
-        jobs: set[str] = set()
-        timeouts: dict[str, float] = {}  # the longest any dependent waits for it
-        for s in self.names:
-            for d in self.plan.dependencies(s):
-                timeouts[d.name] = max(d.timeout, timeouts.get(d.name, d.timeout))
-                if d.condition == COMPLETED:
-                    jobs.add(d.name)
+        jobs = {d.name for s in self.names for d in self.plan.dependencies(s) if d.condition == COMPLETED}
         results: queue.Queue = queue.Queue()
         for name in self.names:
             runtime = self.runtime_of[name]
             condition = COMPLETED if name in jobs else effective_condition(None, runtime.has_readiness(name))
-            self._in_thread(f"ready-{name}", self._wait_for, name, condition,
-                            timeouts.get(name, DEFAULT_READY_TIMEOUT), lambda error, n=name: results.put((n, error)))
+            self._in_thread(f"ready-{name}", self._wait_for, name, condition, self.plan.project.ready_timeout(name),
+                            lambda error, n=name: results.put((n, error)))
         first: LocaldError | None = None
         for _ in self.names:
             name, error = results.get()

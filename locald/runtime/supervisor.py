@@ -54,9 +54,9 @@ def remove_leftovers(project: Project, state_dir: Path, echo=None) -> None:
         echo(f"removed {found} leftover process{'es' if found != 1 else ''} of an earlier run")
     compose_project = state.get("compose_project")
     if compose_project and state.get("containers"):
-        from .containers.engine import remove_project
+        from .containers.engine import Owner, remove_project
 
-        remove_project(compose_project)
+        remove_project(Owner.of(project, compose_project))
 
 
 def already_running(state_dir: Path) -> LocaldError:
@@ -117,7 +117,7 @@ def run(project: Project, names: list[str], printer: Printer | None, detached: b
     code = 0
     try:
         remove_leftovers(project, state_dir, say)
-        store.start(pid=os.getpid(), file=str(project.file), compose_project=compose_project_name(project.name),
+        store.start(pid=os.getpid(), file=str(project.file), compose_project=compose_project_name(project),
                     containers=any(project.services[n].is_container for n in names), names=names,
                     phase="starting", detached=detached)
         plan, images = build_plan(project, names, say, interrupts.stop)
@@ -264,7 +264,7 @@ def stop(project: Project, timeout: float = 120, echo=None) -> bool:
     leftovers = kill_leftovers(state_dir, records=state.get("processes"))
     had_containers = bool(state.get("compose_project") and state.get("containers"))
     if had_containers or project.containers:
-        from .containers.engine import remove_project
+        from .containers.engine import Owner, remove_project
 
-        remove_project(state.get("compose_project") or compose_project_name(project.name))
+        remove_project(Owner.of(project, state.get("compose_project")))
     return bool(leftovers or had_containers)

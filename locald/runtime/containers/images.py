@@ -11,7 +11,8 @@ import time
 from dataclasses import dataclass
 from typing import Callable, Mapping
 
-from ...compose.translate import build_document, yaml_text
+from ...compose.fileformat import dump_yaml
+from ...compose.translate import build_document
 from ...config.model import ContainerService, Project
 from ...errors import LocaldError
 from ...plan import compose_project_name
@@ -27,7 +28,7 @@ PULL_TIMEOUT = float(os.environ.get("LOCALD_PULL_TIMEOUT", "600"))
 def image_name(project: Project, service: ContainerService) -> str:
     image = service.compose.get("image") if service.adopted else (service.compose.get("image") or image_of(service))
     # Compose names an image it builds without `image:` after the project and the service.
-    return image or f"{compose_project_name(project.name)}-{service.name}"
+    return image or f"{compose_project_name(project)}-{service.name}"
 
 
 def builds(project: Project, service: ContainerService) -> bool:
@@ -83,15 +84,17 @@ def survey(project: Project, names: list[str]) -> Images:
 def prepare(project: Project, names: list[str], say: Callable[[str], None],
             cancel: threading.Event | None = None) -> Images:
     """Check the engine, build what has `build` (the cache makes it quick), pull what is missing
-    (showing Docker's progress through `say`), and inspect every image. `cancel` is checked between
-    steps and ends a build or pull in progress (Cancelled)."""
+    (showing Docker's progress through `say`), and inspect every image. First of all, refuse a
+    compose project name that containers locald did not make for this locald.toml already use.
+    `cancel` is checked between steps and ends a build or pull in progress (Cancelled)."""
     info = engine.check_engine()
+    engine.check_owner(engine.Owner.of(project))
     to_build = [n for n in names if builds(project, project.services[n])]
     if to_build:
         _check(cancel)
         say(f"building {', '.join(to_build)}")
-        project_name = compose_project_name(project.name)
-        document = yaml_text(build_document(project, to_build, project_name))
+        project_name = compose_project_name(project)
+        document = dump_yaml(build_document(project, to_build, project_name))
         argv = compose_argv(["-"], project_name, project.root) + ["build", "--", *to_build]
         _stream(argv, project, say, lambda out: errors.build_failed(to_build, out), stdin=document, cancel=cancel)
     _check(cancel)

@@ -1,5 +1,6 @@
-"""Process groups on Linux: signal one, tell whether it still has a live member, stop it with a grace
-period, and identify a process by (pid, start time) so a reused pid is never mistaken for ours.
+"""Process groups on Linux: signal one, tell whether it still has a live member, see the process table
+and tree, and identify a process by (pid, start time) so a reused pid is never mistaken for ours.
+(Stopping with a grace period is stopper.py's.)
 
 Liveness: `killpg(pgid, 0)` is one syscall, but it also succeeds while a member is a zombie (a leader
 not reaped yet, or an orphan that a slow init has not reaped: seconds, on some machines); only then is
@@ -9,7 +10,6 @@ not reaped yet, or an orphan that a slow init has not reaped: seconds, on some m
 from __future__ import annotations
 
 import os
-import signal
 from dataclasses import dataclass
 from typing import Iterable, Mapping
 
@@ -123,14 +123,6 @@ def signal_group(pgid: int, sig: int) -> bool:
         return True
     except ProcessLookupError:
         return False
-
-
-def signal_number(name: str | int) -> int:
-    """'SIGTERM', 'TERM', 'sigint' or 15 -> a signal number."""
-    if isinstance(name, int):
-        return name
-    name = name.upper()
-    return int(getattr(signal.Signals, name if name.startswith("SIG") else "SIG" + name))
 
 
 def processes_with_env(pairs: Mapping[str, str]) -> list[int]:

@@ -134,8 +134,7 @@ def stop_runners(runners, grace: float | None = None, hurry: threading.Event | N
                 t.send(signal.SIGKILL)
                 t.killed_at = now
                 if not hurried:
-                    t.runner.sink.note(f"did not stop within {t.grace:g}s of "
-                                       f"{signal.Signals(t.runner.stop_signal).name}: killed")
+                    t.runner.sink.note(f"did not stop within {t.grace:g}s of {t.runner.service.stop_signal}: killed")
         if all(t.killed_at is not None and now - t.killed_at > KILL_SETTLE for t in left):
             break  # SIGKILLed and still "alive": a zombie with a parent that does not reap; nothing more to do
         # Short sleeps first (most processes exit at once), then back off to spare the CPU.
