@@ -276,11 +276,11 @@ def test_attached_up_exits_with_the_first_nonzero_code_after_restarts_are_spent(
     s = stack_factory("""
         [services.second]
         type = "worker"
-        command = "sleep 1; exit 3"
+        command = "sleep 3; exit 3"
 
         [services.later]
         type = "worker"
-        command = "sleep 2; exit 5"
+        command = "sleep 4; exit 5"
 
         [services.retried]
         type = "worker"
@@ -296,7 +296,7 @@ def test_attached_up_exits_with_the_first_nonzero_code_after_restarts_are_spent(
     proc = s.up_attached()
     out, _ = proc.communicate(timeout=30)
     assert "flaky exited with code 7; gave up after 2 restarts" in out, out
-    assert proc.returncode == 7, out  # flaky gave up (~0.3 s) before second (1 s) and later (2 s) ended
+    assert proc.returncode == 7, out  # flaky gave up (~0.3 s) before second (3 s) and later (4 s) ended
     s.assert_nothing_left()
 
 

@@ -54,14 +54,18 @@ def test_attached_up_ends_when_processes_and_containers_have_ended(engine_stack_
     s = engine_stack_factory("""
         [services.job]
         image = "debian:bookworm-slim"
-        command = ["sh", "-c", "sleep 2; echo container-done; exit 3"]
+        command = ["sh", "-c", "trap 'echo container-done; exit 3' USR1; while :; do sleep 0.1; done"]
 
         [services.w]
         type = "worker"
         command = "sleep 1; echo worker-done"
     """)
     proc = s.up_attached()
-    out, _ = proc.communicate(timeout=90)  # before: it never ended
+    wait_until(lambda: s.state().get("phase") == "ready", timeout=60, what="ready")
+    s.wait_log("w", "worker-done")
+    assert proc.poll() is None, "up ended while the container still runs"
+    subprocess.run(["docker", "kill", "--signal", "USR1", *s.containers()], check=True, capture_output=True)
+    out, _ = proc.communicate(timeout=60)  # before: it never ended
     assert "container-done" in out and "worker-done" in out, out
     assert proc.returncode == 3, out  # the container's code: the worker ended with 0
     s.assert_nothing_left(engine=True)
