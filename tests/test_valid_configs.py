@@ -30,6 +30,8 @@ EXPOSED = 8080  # the single port every image exposes here (the runtime asks the
 
 text = st.text(st.characters(blacklist_categories=("Cs",), blacklist_characters="\0"), max_size=12)
 words = text.filter(bool)
+# An image reference as the schema accepts it: no whitespace, not starting with '-'.
+image_refs = text.filter(lambda t: t and not t.startswith("-") and not any(c.isspace() for c in t))
 names = st.from_regex(r"[a-z0-9][a-z0-9_-]{0,62}", fullmatch=True).filter(lambda n: not n.startswith("x-"))
 env_names = words.filter(lambda k: not set(k) & set("=\r\n"))
 ports = st.integers(1, 65535)
@@ -88,7 +90,7 @@ def service(draw, name: str, earlier: list[str], workers: set[str], used_ports: 
         raw["command"] = draw(commands)
     elif kind == "container":
         raw.update(draw(st.one_of(
-            st.fixed_dictionaries({"image": st.one_of(st.sampled_from(["redis:7", "nginx", "ghcr.io/a/b:1"]), words)}),
+            st.fixed_dictionaries({"image": st.one_of(st.sampled_from(["redis:7", "nginx", "ghcr.io/a/b:1"]), image_refs)}),
             st.fixed_dictionaries({"build": st.one_of(words, st.fixed_dictionaries(
                 {"context": words}, optional={"dockerfile": text,
                                               "args": st.dictionaries(env_names, st.one_of(text, st.integers(), st.booleans()),
