@@ -32,8 +32,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from locald.compose.export import export_compose  # noqa: E402
 from locald.config import load_project  # noqa: E402
 from locald.plan import free_port, make_plan  # noqa: E402
-from locald.runtime import engine  # noqa: E402
-from locald.runtime.containers import ContainerRuntime  # noqa: E402
+from locald.runtime.containers import engine, images  # noqa: E402
+from locald.runtime.containers.runtime import ContainerRuntime  # noqa: E402
 
 
 def project_toml(name: str) -> str:
@@ -47,20 +47,18 @@ def project_toml(name: str) -> str:
 
 
 def run_locald(root: Path) -> tuple[float, float]:
-    plan = make_plan(load_project(root / "locald.toml"))
+    project = load_project(root / "locald.toml")
     t0 = time.perf_counter()
-    rt = ContainerRuntime(plan)
-    names = [s.name for s in plan.project.containers]
-    rt.check_engine()
-    rt.ensure_images(names, echo=lambda line: None)
-    plan.container_ports.update(rt.exposed_ports(names))
-    rt.write_compose()
+    names = [s.name for s in project.containers]
+    facts = images.prepare(project, names, say=lambda line: None)
+    rt = ContainerRuntime(make_plan(project, images.exposed_ports(project, facts.infos)), facts)
+    rt.prepare(names, say=lambda line: None)
     rt.start(names)
     errors: list[Exception] = []
 
     def wait(name: str) -> None:
         try:
-            rt.wait(name, "auto", 60)
+            rt.wait(name, "healthy" if rt.has_readiness(name) else "started", 60)
         except Exception as exc:  # noqa: BLE001 (reported below)
             errors.append(exc)
 

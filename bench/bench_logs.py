@@ -140,7 +140,7 @@ def serve(project_dir: Path) -> int:
     from locald.config import load_project
     from locald.plan import make_plan
     from locald.runtime.output import Printer, open_sinks
-    from locald.runtime.processes import ProcessRunner
+    from locald.runtime.processes.runner import ProcessRunner
 
     project = load_project(project_dir / "locald.toml")
     plan = make_plan(project)

@@ -1,22 +1,20 @@
-"""From a Project to what running it needs: dependency order, host ports, resolved environments.
-
-One dependency graph serves start (in order) and stop (reverse order). `${services.X.FIELD}`
-resolves from the consumer's point of view: a host process reaches everything on localhost and
-host ports; a container reaches another container by service name and container port, and a host
-process through host.docker.internal.
+"""From a Project to what running it needs: dependency graph, host ports, container ports, resolved
+environments, all decided in `make_plan` and frozen in a Plan. `${services.X.FIELD}` resolves from
+the consumer's point of view (see Addresses). Sticky ports are remembered by runtime/state.py.
 """
 
 from __future__ import annotations
 
-import json
 import re
 import socket
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
+from types import MappingProxyType
+from typing import Mapping
 
 from .config.model import Dependency, Project, Service
 from .config.semantic import REFERENCE
-from .graph import graph_of
+from .graph import Graph, graph_of
 from .presets import container_port_of, url_scheme, url_suffix
 
 HOST_FROM_CONTAINERS = "host.docker.internal"
@@ -28,28 +26,19 @@ def compose_project_name(name: str) -> str:
     return clean or "locald"
 
 
-def topological_order(project: Project) -> list[str]:
-    """Dependencies first; ties keep the file's order."""
-    return graph_of(project.services).order()
-
-
-def with_dependencies(project: Project, names: list[str]) -> list[str]:
-    """`names` plus everything they depend on, in start order."""
-    return graph_of(project.services).closure(names)
+def bind_error(port: int) -> OSError | None:
+    """Why the port cannot be listened on (in use, or privileged), or None when it is free."""
+    for address in ("127.0.0.1", "0.0.0.0"):
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+            try:
+                sock.bind((address, port))
+            except OSError as exc:
+                return exc
+    return None
 
 
 def port_is_free(port: int) -> bool:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        try:
-            sock.bind(("127.0.0.1", port))
-        except OSError:
-            return False
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        try:
-            sock.bind(("0.0.0.0", port))
-        except OSError:
-            return False
-    return True
+    return bind_error(port) is None
 
 
 def free_port() -> int:
@@ -62,7 +51,7 @@ def needs_port(service: Service) -> bool:
     return service.kind != "worker"
 
 
-def assign_ports(project: Project, previous: dict[str, int], check_free: bool = True) -> dict[str, int]:
+def assign_ports(project: Project, previous: Mapping[str, int], check_free: bool = True) -> dict[str, int]:
     """Host port per service: the configured one, else last run's while still free, else a new free one."""
     ports: dict[str, int] = {}
     for s in project.services.values():
@@ -84,54 +73,35 @@ def assign_ports(project: Project, previous: dict[str, int], check_free: bool = 
     return ports
 
 
-@dataclass
-class Plan:
+@dataclass(frozen=True)
+class Addresses:
+    """Where each service is reached, seen from a consumer: a host process reaches everything on
+    localhost and host ports; a container reaches another container by service name and container
+    port, and a host process through host.docker.internal."""
+
     project: Project
-    ports: dict[str, int]  # host port per service (workers have none)
-    container_ports: dict[str, int] = field(default_factory=dict)  # port inside each container that has one
+    ports: Mapping[str, int]  # host port per service (workers have none)
+    container_ports: Mapping[str, int]  # port inside each container that has one
 
-    @property
-    def compose_project(self) -> str:
-        return compose_project_name(self.project.name)
-
-    @property
-    def state_dir(self) -> Path:
-        return self.project.state_dir
-
-    @property
-    def order(self) -> list[str]:
-        return topological_order(self.project)
-
-    def service(self, name: str) -> Service:
-        return self.project.services[name]
-
-    def dependencies(self, name: str) -> tuple[Dependency, ...]:
-        return self.service(name).depends_on
-
-    def dependents(self, name: str) -> list[str]:
-        return [s.name for s in self.project.services.values() if any(d.name == name for d in s.depends_on)]
-
-    # --- service discovery ---------------------------------------------------------------------
+    def _in_container(self, consumer: str | None) -> bool:
+        return consumer is not None and self.project.services[consumer].is_container
 
     def host(self, target: str, consumer: str | None = None) -> str:
-        consumer_in_container = consumer is not None and self.service(consumer).is_container
-        if not consumer_in_container:
+        if not self._in_container(consumer):
             return "localhost"
-        return target if self.service(target).is_container else HOST_FROM_CONTAINERS
+        return target if self.project.services[target].is_container else HOST_FROM_CONTAINERS
 
     def port(self, target: str, consumer: str | None = None) -> int | None:
-        consumer_in_container = consumer is not None and self.service(consumer).is_container
-        if consumer_in_container and self.service(target).is_container:
+        if self._in_container(consumer) and self.project.services[target].is_container:
             return self.container_ports.get(target)
         return self.ports.get(target)
 
     def url(self, target: str, consumer: str | None = None) -> str:
-        service = self.service(target)
+        service = self.project.services[target]
         port = self.port(target, consumer)
         host = self.host(target, consumer)
         netloc = host if port is None else f"{host}:{port}"
-        scheme = url_scheme(service)
-        return f"{scheme}://{url_suffix(service, netloc)}"
+        return f"{url_scheme(service)}://{url_suffix(service, netloc)}"
 
     def resolve(self, value: str, consumer: str | None) -> str:
         def one(match: re.Match) -> str:
@@ -143,37 +113,54 @@ class Plan:
 
         return REFERENCE.sub(one, value)
 
-    def env(self, name: str) -> dict[str, str]:
+    def publishes(self, name: str) -> bool:
+        """Whether the service answers on its host port: a process with a port, or a container whose
+        port inside is known."""
+        return name in self.ports and (not self.project.services[name].is_container or name in self.container_ports)
+
+
+@dataclass(frozen=True)
+class Plan(Addresses):
+    """Everything a run needs, decided before anything starts; never changed afterwards."""
+
+    graph: Graph
+    envs: Mapping[str, Mapping[str, str]]  # each service's `env` with ${services.…} resolved for it
+
+    @property
+    def compose_project(self) -> str:
+        return compose_project_name(self.project.name)
+
+    @property
+    def state_dir(self) -> Path:
+        return self.project.state_dir
+
+    @property
+    def order(self) -> list[str]:
+        return self.graph.order()
+
+    def service(self, name: str) -> Service:
+        return self.project.services[name]
+
+    def dependencies(self, name: str) -> tuple[Dependency, ...]:
+        return self.service(name).depends_on
+
+    def env(self, name: str) -> Mapping[str, str]:
         """The service's `env` table with references resolved for it (no inherited environment)."""
-        return {k: self.resolve(v, name) for k, v in self.service(name).env.items()}
+        return self.envs[name]
 
 
-def ports_file(state_dir: Path) -> Path:
-    return state_dir / "ports.json"
-
-
-def load_previous_ports(state_dir: Path) -> dict[str, int]:
-    try:
-        data = json.loads(ports_file(state_dir).read_text())
-        return {k: int(v) for k, v in data.items()}
-    except (OSError, ValueError, AttributeError):
-        return {}
-
-
-def make_plan(project: Project, exposed_ports: dict[str, int] | None = None, check_free: bool = True) -> Plan:
-    """The plan for `project`. `exposed_ports`: the image's single exposed port for containers
-    that do not set `container_port` (the container runtime inspects images to know it)."""
-    state_dir = project.state_dir
-    ports = assign_ports(project, load_previous_ports(state_dir), check_free)
+def make_plan(project: Project, exposed_ports: Mapping[str, int] | None = None,
+              previous_ports: Mapping[str, int] | None = None, check_free: bool = True) -> Plan:
+    """The plan for `project`. `exposed_ports`: the image's single exposed port for containers that
+    do not set `container_port` (known once images are present). `previous_ports`: last run's
+    auto-assigned host ports, kept while still free (`check_free` False: kept as they are)."""
+    ports = assign_ports(project, previous_ports or {}, check_free)
     container_ports: dict[str, int] = {}
     for s in project.containers:
         port = container_port_of(s) or (exposed_ports or {}).get(s.name)
         if port:
             container_ports[s.name] = port
-    return Plan(project, ports, container_ports)
-
-
-def remember_ports(plan: Plan) -> None:
-    """Keep auto-assigned ports for the next run (sticky while they stay free)."""
-    plan.state_dir.mkdir(parents=True, exist_ok=True)
-    ports_file(plan.state_dir).write_text(json.dumps(plan.ports, indent=1, sort_keys=True))
+    addresses = Addresses(project, MappingProxyType(ports), MappingProxyType(container_ports))
+    envs = {name: MappingProxyType({k: addresses.resolve(v, name) for k, v in s.env.items()})
+            for name, s in project.services.items()}
+    return Plan(project, addresses.ports, addresses.container_ports, graph_of(project.services), MappingProxyType(envs))

@@ -15,30 +15,37 @@ from pathlib import Path
 import pytest
 
 from locald.config import load_project
+from locald.config.model import Project
 from locald.errors import LocaldError
 from locald.plan import make_plan
-from locald.runtime import engine
-from locald.runtime.containers import ContainerRuntime, log_line_service
-from locald.runtime.docker_errors import ContainerError, WaitCancelled
+from locald.runtime.containers import engine, images
+from locald.runtime.containers.engine import remove_project
+from locald.runtime.containers.errors import ContainerError
+from locald.runtime.containers.runtime import ContainerRuntime, log_line_service, logs_argv
+from locald.runtime.service_runtime import Cancelled
 
 pytestmark = pytest.mark.engine
 
 
-def runtime_for(root: Path, tag: str, services: str) -> ContainerRuntime:
+def project_for(root: Path, tag: str, services: str) -> Project:
     name = f"ltest-{tag}-{os.getpid()}"
     root.mkdir(parents=True, exist_ok=True)
     (root / "locald.toml").write_text(f'[project]\nname = "{name}"\n\n{services}')
-    return ContainerRuntime(make_plan(load_project(root / "locald.toml")))
+    return load_project(root / "locald.toml")
 
 
-def prepare(rt: ContainerRuntime) -> list[str]:
-    """What the coordinator does before starting: engine, images, container ports, the file."""
-    names = [s.name for s in rt.plan.project.containers]
-    rt.check_engine()
-    rt.ensure_images(names, echo=lambda line: None)
-    rt.plan.container_ports.update(rt.exposed_ports(names))
-    rt.write_compose()
-    return names
+def runtime_for(root: Path, tag: str, services: str) -> ContainerRuntime:
+    """What the supervisor does before starting: images ready (engine checked), the frozen plan with
+    the images' exposed ports, the runtime, its compose file."""
+    project = project_for(root, tag, services)
+    facts = images.prepare(project, [s.name for s in project.containers], say=lambda line: None)
+    rt = ContainerRuntime(make_plan(project, images.exposed_ports(project, facts.infos)), facts)
+    rt.prepare(names(rt), say=lambda line: None)
+    return rt
+
+
+def names(rt: ContainerRuntime) -> list[str]:
+    return [s.name for s in rt.plan.project.containers]
 
 
 def destroy(rt: ContainerRuntime) -> None:
@@ -110,9 +117,9 @@ command = ["sh", "-c", "echo job-done"]
 def stack(engine, tmp_path_factory):
     rt = runtime_for(tmp_path_factory.mktemp("stack"), "rt", STACK)
     try:
-        names = prepare(rt)
+        names_ = names(rt)
         began = time.monotonic()
-        rt.start(names)
+        rt.start(names_)
         yield rt, began
     finally:
         destroy(rt)
@@ -120,9 +127,9 @@ def stack(engine, tmp_path_factory):
 
 def test_wait_and_status(stack):
     rt, _ = stack
-    rt.wait("cache", "auto", 30)
-    assert rt.has_readiness_check("cache") and not rt.has_readiness_check("plain")
-    rt.wait("plain", "auto", 30)
+    rt.wait("cache", "healthy", 30)
+    assert rt.has_readiness("cache") and not rt.has_readiness("plain")
+    rt.wait("plain", "started", 30)
     status = rt.status()
     assert status["cache"]["state"] == "running" and status["cache"]["health"] == "healthy"
     assert status["plain"]["health"] is None
@@ -141,7 +148,7 @@ def test_redis_answers_on_the_published_port(stack):
 
 def test_postgres_preset_is_healthy_and_its_url_works(stack):
     rt, _ = stack
-    rt.wait("db", "auto", 90)
+    rt.wait("db", "healthy", 90)
     assert rt.status()["db"]["health"] == "healthy"
     # Inside the container, with the URL a container consumer gets (its own name resolves in the network).
     url = rt.plan.url("db", consumer="db")
@@ -166,7 +173,7 @@ def test_tcp_and_http_probes_run_inside_the_image(stack):
 def test_exited_container_reports_its_last_log_lines(stack):
     rt, _ = stack
     with pytest.raises(ContainerError) as err:
-        rt.wait("crash", "auto", 30)
+        rt.wait("crash", "healthy", 30)
     text = str(err.value)
     assert "'crash' exited with code 3" in text and "crash-marker-41" in text and "healthy" in text
 
@@ -192,7 +199,7 @@ def test_cancel_returns_early(stack):
     cancel = threading.Event()
     threading.Timer(0.3, cancel.set).start()
     t0 = time.monotonic()
-    with pytest.raises(WaitCancelled):
+    with pytest.raises(Cancelled):
         rt.wait("never", "healthy", 60, cancel)
     assert time.monotonic() - t0 < 3
 
@@ -204,10 +211,11 @@ def test_completed_successfully(stack):
         rt.wait("job", "healthy", 5)
 
 
-def test_logs_command(stack):
+def test_logs_argv(stack):
     rt, _ = stack
     rt.wait("job", "completed_successfully", 30)
-    out = subprocess.run(rt.logs_command(["job"], follow=False, tail=10), capture_output=True, text=True, timeout=30)
+    out = subprocess.run(logs_argv(rt.compose_argv(), ["job"], follow=False, tail=10), capture_output=True,
+                         text=True, timeout=30)
     line = next(l for l in out.stdout.splitlines() if "job-done" in l)
     assert log_line_service(line.split("|")[0]) == "job"
 
@@ -232,11 +240,10 @@ command = ["sh", "-c", "sleep 3; exec redis-server --protected-mode no"]
 health_check = { command = "redis-cli ping | grep -q PONG", interval = "200ms", start_period = "30s" }
 """)
     try:
-        prepare(rt)
         t0 = time.monotonic()
         rt.start(["slow"])
         assert rt.status()["slow"]["health"] == "starting"
-        rt.wait("slow", "auto", 30)
+        rt.wait("slow", "healthy", 30)
         elapsed = time.monotonic() - t0
         assert elapsed >= 3.0, f"reported ready after {elapsed:.2f}s, before redis listened"
         with socket.create_connection(("127.0.0.1", rt.plan.ports["slow"]), timeout=5) as sock:
@@ -252,16 +259,16 @@ health_check = { command = "redis-cli ping | grep -q PONG", interval = "200ms", 
 
 def test_engine_not_running(monkeypatch, tmp_path):
     monkeypatch.setenv("DOCKER_HOST", "unix:///nonexistent")
-    rt = runtime_for(tmp_path, "noengine", '[services.r]\nimage = "redis:7"\n')
+    project = project_for(tmp_path, "noengine", '[services.r]\nimage = "redis:7"\n')
     with pytest.raises(LocaldError, match=r"not reachable at unix:///nonexistent \(from DOCKER_HOST\)"):
-        rt.check_engine()
+        images.prepare(project, ["r"], say=print)
 
 
 def test_no_docker_cli(monkeypatch, tmp_path):
     monkeypatch.setenv("PATH", str(tmp_path))
-    rt = runtime_for(tmp_path, "nocli", '[services.r]\nimage = "redis:7"\n')
+    project = project_for(tmp_path, "nocli", '[services.r]\nimage = "redis:7"\n')
     with pytest.raises(LocaldError, match="`docker` command was not found"):
-        rt.check_engine()
+        images.prepare(project, ["r"], say=print)
 
 
 def test_compose_plugin_missing(engine, monkeypatch, tmp_path):
@@ -270,19 +277,18 @@ def test_compose_plugin_missing(engine, monkeypatch, tmp_path):
     monkeypatch.setenv("DOCKER_CONFIG", str(empty))
     if subprocess.run(["docker", "compose", "version"], capture_output=True).returncode == 0:
         pytest.skip("the Compose plugin is installed system-wide here; it cannot be hidden with DOCKER_CONFIG")
-    rt = runtime_for(tmp_path, "nocompose", '[services.r]\nimage = "redis:7"\n')
+    project = project_for(tmp_path, "nocompose", '[services.r]\nimage = "redis:7"\n')
     with pytest.raises(LocaldError, match="Docker Compose v2 is missing"):
-        rt.check_engine()
+        images.prepare(project, ["r"], say=print)
 
 
 def test_image_missing_and_not_pullable(engine, tmp_path, monkeypatch):
-    monkeypatch.setattr("locald.runtime.containers.PULL_TIMEOUT", 20.0)
-    rt = runtime_for(tmp_path, "noimage", '[services.ghost]\nimage = "locald-test.invalid/ghost:0"\n')
-    rt.check_engine()
+    monkeypatch.setattr("locald.runtime.containers.images.PULL_TIMEOUT", 20.0)
+    project = project_for(tmp_path, "noimage", '[services.ghost]\nimage = "locald-test.invalid/ghost:0"\n')
     lines: list[str] = []
     t0 = time.monotonic()
     with pytest.raises(LocaldError) as err:
-        rt.ensure_images(["ghost"], echo=lines.append)
+        images.prepare(project, ["ghost"], say=lines.append)
     assert time.monotonic() - t0 < 30
     assert "image 'locald-test.invalid/ghost:0' (service 'ghost') is not on this machine and could not be pulled" in str(err.value)
     assert lines and lines[0].startswith("pulling locald-test.invalid/ghost:0"), "pull progress is visible"
@@ -295,7 +301,6 @@ def test_port_already_taken_names_the_holder(engine, tmp_path):
         port = holder.getsockname()[1]
         rt = runtime_for(tmp_path, "taken", f'[services.cache]\nimage = "redis:7"\nport = {port}\n')
         try:
-            prepare(rt)
             with pytest.raises(LocaldError) as err:
                 rt.start(["cache"])
             text = str(err.value)
@@ -311,9 +316,8 @@ def test_down_removes_containers_and_network_and_is_fast(engine, tmp_path):
                        for i in range(5))
     rt = runtime_for(tmp_path, "down", services)
     try:
-        names = prepare(rt)
-        rt.start(names)
-        for n in names:
+        rt.start(names(rt))
+        for n in names(rt):
             rt.wait(n, "started", 30)
         t0 = time.monotonic()
         rt.stop(None)
@@ -327,10 +331,9 @@ def test_down_removes_containers_and_network_and_is_fast(engine, tmp_path):
 def test_remove_project_without_the_compose_file(engine, tmp_path):
     rt = runtime_for(tmp_path, "crashed", '[services.r]\nimage = "redis:7"\n')
     try:
-        names = prepare(rt)
-        rt.start(names)
+        rt.start(names(rt))
         rt.compose_file.unlink()  # a crash left no file behind
-        ContainerRuntime.remove_project(rt.plan.compose_project)
+        remove_project(rt.plan.compose_project)
         assert leftovers(rt.plan.compose_project) == ([], [])
     finally:
         rt.write_compose()

@@ -14,7 +14,8 @@ import pytest
 import yaml
 
 from conftest import ROOT, run_locald
-from locald.compose.export import export_compose, exposed_ports_if_known
+from locald.compose.export import export_compose
+from locald.runtime.containers.images import known_exposed_ports
 from locald.config import load_project
 from locald.plan import make_plan
 
@@ -139,7 +140,7 @@ def test_every_example_exports_to_a_valid_compose_file(example, engine, shared_c
 @pytest.mark.parametrize("example", EXAMPLES)
 def test_every_example_export_starts_with_compose_up_wait(example, engine, tmp_path):
     project = load_project(ROOT / "examples" / example / "locald.toml")
-    plan = make_plan(project, exposed_ports_if_known(project), check_free=False)
+    plan = make_plan(project, known_exposed_ports(project), check_free=False)
     text, _ = export_compose(plan, base_dir=project.root)
     # Written next to locald.toml, as a teammate would, so relative paths resolve.
     running = up_wait_down(text, tmp_path, example, plan)

@@ -82,7 +82,7 @@ def test_no_file_and_print_only(tmp_path):
 
 def test_width_follows_the_longest_name(tmp_path):
     printer, out = text_printer()
-    sinks = open_sinks(["a", "long-service-name"], tmp_path, printer)
+    sinks = open_sinks({"a": tmp_path, "long-service-name": tmp_path}, printer)
     sinks["a"].feed(b"x\n")
     printer.system("hello")
     for s in sinks.values():
@@ -92,7 +92,7 @@ def test_width_follows_the_longest_name(tmp_path):
 
 def test_colour_uses_honcho_colours(tmp_path):
     printer, out = text_printer(colour=True)
-    sinks = open_sinks(["web", "api"], tmp_path, printer)
+    sinks = open_sinks({"web": tmp_path, "api": None}, printer)
     sinks["web"].feed(b"x\n")
     sinks["api"].feed(b"y\n")
     assert out.getvalue() == ("\033[0m\033[36mweb    | \033[0mx\n"  # cyan, then yellow: honcho's order
@@ -124,7 +124,7 @@ def test_binary_stream_and_invalid_utf8(tmp_path):
 
 def test_threads_never_interleave_within_a_line(tmp_path):
     printer, raw, _ = binary_printer()
-    sinks = open_sinks([f"s{i}" for i in range(4)], tmp_path, printer)
+    sinks = open_sinks({f"s{i}": tmp_path for i in range(4)}, printer)
 
     def pump(name: str) -> None:
         for i in range(2000):

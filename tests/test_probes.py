@@ -13,7 +13,7 @@ import pytest
 from locald.config.model import build_service
 from locald.errors import LocaldError
 from locald.plan import free_port
-from locald.runtime.probes import CommandProbe, HttpProbe, TcpProbe, make_probe
+from locald.runtime.processes.probes import CommandProbe, HttpProbe, TcpProbe, make_probe
 
 
 @pytest.fixture

@@ -16,9 +16,11 @@ import pytest
 from locald.config.model import Project, build_service
 from locald.errors import LocaldError
 from locald.plan import make_plan
-from locald.runtime import pgroups
 from locald.runtime.output import LogSink, Printer
-from locald.runtime.processes import TOKEN_VAR, Cancelled, ProcessRunner, process_env
+from locald.runtime.processes import pgroups
+from locald.runtime.processes.launch import process_env
+from locald.runtime.processes.runner import TOKEN_VAR, ProcessRunner
+from locald.runtime.service_runtime import Cancelled
 
 PY = sys.executable
 
@@ -328,10 +330,15 @@ def test_wait_healthy_uses_the_default_tcp_probe(stack):
     assert r.status()["state"] == "healthy" and r.status()["health"] == "healthy"
 
 
-def test_wait_healthy_http_check(stack):
-    r = stack.runner({"command": SERVER, "health_check": {"type": "http", "path": "/"}})
+def test_wait_healthy_http_check(stack, tmp_path):
+    """The http check asks for its path: a 404 keeps the service unready, a 2xx makes it healthy."""
+    r = stack.runner({"command": SERVER, "workdir": ".", "health_check": {"type": "http", "path": "/ok.txt"}})
     r.start()
+    with pytest.raises(LocaldError, match=r"did not answer HTTP 2xx/3xx at http://localhost:\d+/ok.txt .*HTTP 404"):
+        r.wait("healthy", 1.0)
+    (tmp_path / "ok.txt").write_text("ok")
     r.wait("healthy", 5)
+    assert r.status()["health"] == "healthy"
 
 
 def test_worker_without_check_is_ready_when_started(stack):

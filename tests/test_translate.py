@@ -20,8 +20,7 @@ from locald.compose.export import export_compose
 from locald.compose.translate import LABEL_SERVICE, to_compose
 from locald.config import load_project
 from locald.errors import LocaldError
-from locald.plan import Plan
-from locald.presets import container_port_of
+from locald.plan import Plan, make_plan
 
 GOLDEN = Path(__file__).parent / "golden"
 UPDATE = os.environ.get("LOCALD_UPDATE_GOLDEN") == "1"
@@ -36,8 +35,12 @@ def fixed_plan(toml: str) -> Plan:
         if s.kind != "worker":
             n += 1
             ports[s.name] = s.port or n
-    container_ports = {s.name: container_port_of(s) for s in project.containers if container_port_of(s)}
-    return Plan(project, ports, container_ports)
+    return plan_of(project, ports)
+
+
+def plan_of(project, ports: dict[str, int]) -> Plan:
+    """The plan with these host ports for the services that have no fixed one."""
+    return make_plan(project, previous_ports=ports, check_free=False)
 
 
 def adopted_plan() -> Plan:
@@ -57,7 +60,7 @@ def adopted_plan() -> Plan:
                                 compose=definition, env={})
     services = {"cache": cache}
     project = dataclasses.replace(plan.project, services=services)
-    return Plan(project, {}, {})
+    return plan_of(project, {})
 
 
 def render(doc: dict) -> str:
@@ -189,7 +192,7 @@ def test_compose_resources_are_written(tmp_path):
     project = dataclasses.replace(plan.project, compose_resources={
         "networks": {"backend": {"driver": "bridge"}}, "secrets": {"pw": {"file": "./pw.txt"}},
         "x-note": "cost: 5$"})
-    doc = to_compose(Plan(project, plan.ports, plan.container_ports), export=True)
+    doc = to_compose(plan_of(project, plan.ports), export=True)
     assert doc["networks"] == {"backend": {"driver": "bridge"}}
     assert doc["secrets"] == {"pw": {"file": "./pw.txt"}}
     assert doc["x-note"] == "cost: 5$$"
@@ -200,7 +203,7 @@ def test_http_health_check_without_port_is_explained():
     api = dataclasses.replace(plan.project.services["api"], container_port=None)
     project = dataclasses.replace(plan.project, services={**plan.project.services, "api": api})
     with pytest.raises(LocaldError, match="needs a port inside the container"):
-        to_compose(Plan(project, plan.ports, {}), engine_api=(1, 41))
+        to_compose(plan_of(project, plan.ports), engine_api=(1, 41))
 
 
 def test_export_warnings_name_what_was_left_out():

@@ -84,7 +84,7 @@ cli.add_command(down, "stop")  # the seed's name for it
 
 
 def _print_status(project, as_json: bool = False) -> None:
-    from ..runtime.inspect import stack_status
+    from ..runtime.status import stack_status
 
     rows = stack_status(project)
     if as_json:
@@ -114,13 +114,11 @@ def status(obj: Obj, as_json: bool) -> None:
 @click.pass_obj
 def logs(obj: Obj, services: tuple[str, ...], follow: bool, tail: int | None, no_color: bool) -> None:
     """Show the logs of SERVICES (default: all): processes' from .locald/logs, containers' from Docker."""
-    from ..errors import LocaldError
     from ..runtime.logs import show
+    from ..runtime.supervisor import unknown_services
 
     project = _project(obj)
-    unknown = [s for s in services if s not in project.services]
-    if unknown:
-        raise LocaldError(f"unknown service: {', '.join(unknown)} (services: {', '.join(project.services)})")
+    unknown_services(project, services)
     try:
         show(project, list(services), follow, tail, _printer(no_color))
     except KeyboardInterrupt:
@@ -132,13 +130,11 @@ def logs(obj: Obj, services: tuple[str, ...], follow: bool, tail: int | None, no
 @click.pass_obj
 def restart(obj: Obj, services: tuple[str, ...]) -> None:
     """Restart SERVICES of the running stack."""
-    from ..errors import LocaldError
     from ..runtime.control import request
+    from ..runtime.supervisor import unknown_services
 
     project = _project(obj)
-    unknown = [s for s in services if s not in project.services]
-    if unknown:
-        raise LocaldError(f"unknown service: {', '.join(unknown)} (services: {', '.join(project.services)})")
+    unknown_services(project, services)
     request(project.state_dir, {"action": "restart", "services": list(services)})
     click.echo(f"restarted {', '.join(services)}")
 

@@ -11,8 +11,7 @@ from pathlib import Path
 
 from ..config.model import Project
 from ..plan import Plan, make_plan
-from ..presets import container_port_of, image_of
-from .translate import to_compose
+from .translate import to_compose, yaml_text
 
 HEADER = ("# Exported by `locald export compose` from {file}.\n"
           "# Container services only{processes}. Start with: docker compose -f {name} up -d --wait\n")
@@ -21,14 +20,12 @@ HEADER = ("# Exported by `locald export compose` from {file}.\n"
 def export_compose(plan: Plan, base_dir: Path | None = None, file_name: str = "compose.yaml") -> tuple[str, list[str]]:
     """YAML text and warnings (what a compose file cannot carry). base_dir: where the file will be
     written (relative paths are computed from there; default the project root)."""
-    import yaml
-
     doc = to_compose(plan, export=True, base_dir=base_dir)
     warnings = _warnings(plan)
     processes = [s.name for s in plan.project.processes]
     header = HEADER.format(file=plan.project.file.name, name=file_name,
                            processes=f"; host processes left out: {', '.join(processes)}" if processes else "")
-    text = header + yaml.safe_dump(doc, sort_keys=False, default_flow_style=False, width=1000)
+    text = header + yaml_text(doc)
     return text, warnings
 
 
@@ -63,30 +60,11 @@ def _warnings(plan: Plan) -> list[str]:
     return out
 
 
-def exposed_ports_if_known(project: Project) -> dict[str, int]:
-    """Ask a local engine (when there is one) for the single exposed port of images used without
-    `container_port`; the export works without Docker, it then just cannot publish those."""
-    from ..errors import LocaldError
-    from ..runtime import engine
-
-    asking = {s.name: image_of(s) for s in project.containers
-              if not s.adopted and not container_port_of(s) and image_of(s)}
-    if not asking:
-        return {}
-    try:
-        infos = engine.image_info(list(asking.values()))
-    except (LocaldError, OSError, ValueError):
-        return {}
-    out = {}
-    for name, image in asking.items():
-        info = infos.get(image)
-        if info and info.single_tcp_port:
-            out[name] = info.single_tcp_port
-    return out
-
-
 def export_project(project: Project, output: Path | None) -> tuple[str, list[str]]:
     """The CLI's entry: plan (no port probing), translate, YAML."""
-    plan = make_plan(project, exposed_ports_if_known(project), check_free=False)
+    from ..runtime.containers.images import known_exposed_ports
+    from ..runtime.state import read_ports
+
+    plan = make_plan(project, known_exposed_ports(project), read_ports(project.state_dir), check_free=False)
     base = output.resolve().parent if output else None
     return export_compose(plan, base_dir=base, file_name=output.name if output else "compose.yaml")

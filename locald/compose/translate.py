@@ -17,7 +17,7 @@ import shlex
 from pathlib import Path
 from typing import Any
 
-from ..config.model import ContainerService, HealthCheck
+from ..config.model import ContainerService, HealthCheck, Project
 from ..errors import LocaldError
 from ..plan import HOST_FROM_CONTAINERS, Plan
 from ..presets import POSTGRES_DATA, image_of, postgres_credentials
@@ -41,7 +41,7 @@ def to_compose(plan: Plan, *, export: bool = False, engine_api: tuple[int, int] 
     export: teammates' file (see module doc). engine_api: the running engine's API version; keys it
     would reject are left out (None: keep what the user wrote). base_dir: where an exported file is
     written, so relative paths stay right (default: the project root)."""
-    ctx = _Context(plan, export, engine_api, Path(base_dir or plan.project.root))
+    ctx = _Context(plan.project, plan, export, engine_api, Path(base_dir or plan.project.root))
     services: dict[str, Any] = {}
     for service in plan.project.containers:
         if service.adopted:
@@ -60,6 +60,13 @@ def to_compose(plan: Plan, *, export: bool = False, engine_api: tuple[int, int] 
             doc[key] = table
     doc.update({k: escape_all(v) for k, v in resources.items() if k.startswith("x-")})
     return doc
+
+
+def yaml_text(doc: dict) -> str:
+    """A compose document as YAML, keys in the order written, every string on one line."""
+    import yaml  # only the runtime and `export` pay for it
+
+    return yaml.safe_dump(doc, sort_keys=False, default_flow_style=False, width=1000)
 
 
 def escape(value: str) -> str:
@@ -125,16 +132,34 @@ def export_host_ports(plan: Plan) -> dict[str, int]:
     return out
 
 
+def build_document(project: Project, names: list[str], compose_project: str) -> dict:
+    """Just what `compose build` needs for these services (image and build). It exists before the plan
+    does: a built image's EXPOSE can decide a container port, so nothing here may depend on ports."""
+    ctx = _Context(project, None, False, None, project.root)
+    services = {}
+    for name in names:
+        s = project.services[name]
+        if s.adopted:
+            out = {k: s.compose[k] for k in ("image", "build") if s.compose.get(k)}
+        else:
+            out = {k: v for k, v in (("image", image_of(s)), ("build", s.build and ctx.build(s))) if v}
+            out = deep_merge(out, escape_all({k: v for k, v in s.compose.items() if k in ("image", "build")}))
+        if out.get("build"):
+            services[name] = out
+    return {"name": compose_project, "services": services}
+
+
 class _Context:
-    def __init__(self, plan: Plan, export: bool, engine_api, base_dir: Path):
+    def __init__(self, project: Project, plan: Plan | None, export: bool, engine_api, base_dir: Path):
+        """`plan` None: only paths and builds can be translated (see build_document)."""
         self.plan = plan
         self.export = export
         self.engine_api = engine_api
         self.base_dir = base_dir
-        self.root = plan.project.root
+        self.root = project.root
         self.volumes: set[str] = set()
         self.networks: set[str] = set()
-        self.host_ports = export_host_ports(plan) if export else plan.ports
+        self.host_ports = {} if plan is None else export_host_ports(plan) if export else plan.ports
 
     # --- paths -------------------------------------------------------------------------------------
 
@@ -183,12 +208,7 @@ class _Context:
         if image:
             out["image"] = image
         if s.build:
-            build = {"context": self.path(s.build["context"])}
-            if s.build.get("dockerfile"):
-                build["dockerfile"] = s.build["dockerfile"]
-            if s.build.get("args"):
-                build["args"] = {k: escape(_scalar(v)) for k, v in s.build["args"].items()}
-            out["build"] = build
+            out["build"] = self.build(s)
         if s.command is not None:
             out["command"] = _command(s.command)
         if s.entrypoint is not None:
@@ -234,6 +254,14 @@ class _Context:
         if s.compose:
             out = deep_merge(out, escape_all(s.compose))
         return out
+
+    def build(self, s: ContainerService) -> dict:
+        build = {"context": self.path(s.build["context"])}
+        if s.build.get("dockerfile"):
+            build["dockerfile"] = s.build["dockerfile"]
+        if s.build.get("args"):
+            build["args"] = {k: escape(_scalar(v)) for k, v in s.build["args"].items()}
+        return build
 
     def adopted(self, s: ContainerService) -> dict:
         """An adopted compose service: its normalised definition (already escaped by `compose config`),

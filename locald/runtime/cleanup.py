@@ -12,7 +12,7 @@ import signal
 import time
 from pathlib import Path
 
-from .pgroups import is_same_process, processes_with_env
+from .processes.pgroups import is_same_process, processes_with_env
 
 MARKER = "LOCALD_STATE_DIR"
 

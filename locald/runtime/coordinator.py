@@ -1,8 +1,10 @@
-"""The single owner of a running stack: one dependency graph over containers and host processes.
+"""The single owner of a running stack: one dependency graph over every kind of service.
 
-Start: every service starts as soon as its own dependencies meet their condition; services that
-become startable together start together (containers in one compose call). Stop: reverse
-dependency order, one level at a time, each level in parallel.
+It never asks what kind a service is: each service belongs to the runtime that `handles` it (see
+service_runtime.py), and the coordinator only starts, stops, waits for and observes through that
+seam. Start: every service starts as soon as its own dependencies meet their condition; services
+that become startable together start together (one call per runtime: containers in one compose
+call). Stop: reverse dependency order, one level at a time, each level in parallel.
 """
 
 from __future__ import annotations
@@ -10,135 +12,62 @@ from __future__ import annotations
 import queue
 import threading
 import time
+from typing import Callable, Sequence
 
 from ..config.model import Dependency
 from ..errors import LocaldError
-from ..graph import graph_of
-from ..plan import Plan, port_is_free, remember_ports
-from .output import LogSink, Printer
-from .state import StateStore, log_dir
+from ..plan import Plan
+from .ports import busy_port_problem
+from .service_runtime import COMPLETED, Cancelled, ServiceRuntime, StartFailed, condition_words, effective_condition
 
-BATCH_WINDOW = 0.02  # seconds to gather services that became startable together into one compose call
-
-
-class StartFailed(LocaldError):
-    pass
+BATCH_WINDOW = 0.02  # seconds to gather services that became startable together into one start call
+DEFAULT_READY_TIMEOUT = 60.0
 
 
 class Coordinator:
-    def __init__(self, plan: Plan, names: list[str], printer: Printer | None, store: StateStore | None = None):
+    def __init__(self, plan: Plan, names: list[str], runtimes: Sequence[ServiceRuntime],
+                 say: Callable[[str], None] | None = None, on_status: Callable[..., None] | None = None,
+                 cancel: threading.Event | None = None):
+        """`names`: the services of this run, in start order. `runtimes`: who runs what (the first
+        that handles a service runs it). `on_status(name, **fields)`: record a status change.
+        `cancel`: set by whoever may stop the start (a signal); every wait watches it."""
         self.plan = plan
         self.names = names
-        self.printer = printer
-        self.store = store
-        self.cancel = threading.Event()
+        self.say = say or (lambda text: None)
+        self.on_status = on_status or (lambda name, **fields: None)
+        self.runtime_of: dict[str, ServiceRuntime] = {}
+        for name in names:
+            service = plan.service(name)
+            runtime = next((r for r in runtimes if r.handles(service)), None)
+            if runtime is None:
+                raise LocaldError(f"no runtime can run service '{name}' (kind {service.kind})")
+            self.runtime_of[name] = runtime
+        self.runtimes = [r for r in runtimes if any(self.runtime_of[n] is r for n in names)]
+        self.cancel = cancel or threading.Event()
         self.started: dict[str, threading.Event] = {n: threading.Event() for n in names}
-        self.runners: dict = {}
-        self.sinks: dict[str, LogSink] = {}
-        self.containers = None
-        self._log_followers: list = []
-        container_names = [n for n in names if plan.service(n).is_container]
-        if container_names:
-            from .containers import ContainerRuntime
 
-            self.containers = ContainerRuntime(plan)
-        self.container_names = container_names
+    def _names_of(self, runtime: ServiceRuntime, names) -> list[str]:
+        return [n for n in names if self.runtime_of[n] is runtime]
 
-    # --- helpers ---------------------------------------------------------------------------------
-
-    def say(self, text: str) -> None:
-        if self.printer:
-            self.printer.system(text)
-
-    def _status(self, name: str, **fields) -> None:
-        if self.store:
-            self.store.set_service(name, **fields)
-
-    def is_container(self, name: str) -> bool:
-        return self.plan.service(name).is_container
-
-    def has_check(self, name: str) -> bool:
-        if self.is_container(name):
-            return self.containers.has_readiness_check(name)
-        return self.runners[name].has_readiness_check
-
-    def wait_for(self, name: str, condition: str, timeout: float) -> None:
-        if self.is_container(name):
-            self.containers.wait(name, condition, timeout, self.cancel)
-        else:
-            self.runners[name].wait(condition, timeout, self.cancel)
-
-    # --- preflight -------------------------------------------------------------------------------
+    # --- before anything starts ------------------------------------------------------------------
 
     def preflight(self) -> None:
         """Everything that can fail before anything starts."""
-        from .ports import describe_holder
-
         for name in self.names:
-            service = self.plan.service(name)
-            if service.port is not None and not port_is_free(service.port):
-                holder = describe_holder(service.port)
-                raise StartFailed(f"port {service.port} of service '{name}' is already in use"
-                                  + (f" by {holder}" if holder else "")
-                                  + ". Stop it, or change `port` in locald.toml (remove it to let locald pick one).")
-        if self.containers:
-            self.containers.check_engine()
-            self.containers.ensure_images(self.container_names, echo=self.say)
-            self.plan.container_ports.update(self.containers.exposed_ports(self.container_names))
-            self.containers.write_compose()
-        remember_ports(self.plan)
+            problem = busy_port_problem(self.plan.service(name))
+            if problem:
+                raise StartFailed(problem)
+        for runtime in self.runtimes:
+            runtime.prepare(self._names_of(runtime, self.names), self.say)
 
     # --- start -------------------------------------------------------------------------------------
 
-    def _make_runner(self, name: str):
-        from .processes import ProcessRunner
-
-        def on_spawn(svc, pid, pgid, start_time):
-            if self.store:
-                self.store.add_process(svc, pid, pgid, start_time)
-
-        return ProcessRunner(self.plan.service(name), self.plan, self.sinks[name], on_spawn=on_spawn)
-
-    def _dependencies_met(self, name: str) -> None:
-        """Block until each dependency meets its condition; raise on a required one that cannot."""
-        for dep in self.plan.dependencies(name):
-            if dep.name not in self.started:
-                continue  # outside the selection of `up SVC…`: assumed handled elsewhere
-            self._await(name, dep)
-
-    def _await(self, name: str, dep: Dependency) -> None:
-        deadline = time.monotonic() + dep.timeout
-        while not self.started[dep.name].wait(0.1):
-            if self.cancel.is_set():
-                raise StartFailed("cancelled")
-            if time.monotonic() > deadline:
-                raise StartFailed(f"'{name}' waited {dep.timeout:g}s for '{dep.name}' to start")
-        condition = dep.condition or "auto"
-        remaining = max(0.1, deadline - time.monotonic())
-        try:
-            self.wait_for(dep.name, condition, remaining)
-        except LocaldError as exc:
-            if not dep.required:
-                self.say(f"{name}: optional dependency '{dep.name}' not {condition}: starting anyway")
-                return
-            raise StartFailed(f"'{name}' needs '{dep.name}' to be {self._words(dep.name, condition)}: {exc}") from None
-
-    def _words(self, name: str, condition: str) -> str:
-        if condition == "auto":
-            return "healthy" if self.has_check(name) else "started"
-        return {"completed_successfully": "completed successfully"}.get(condition, condition)
-
     def up(self) -> None:
-        """Start the selection; on any failure stop what was started and raise."""
-        # Processes' logs start afresh each run (as a new container's do); containers' stay in the engine.
-        self.sinks = {n: LogSink(n, None if self.is_container(n) else log_dir(self.plan.state_dir), self.printer,
-                                 truncate=True) for n in self.names}
+        """Start the selection; on any failure stop waiting and raise StartFailed (the caller stops
+        what was started with `down`)."""
         for name in self.names:
-            self._status(name, status="waiting", kind=self.plan.service(name).kind)
-            if not self.is_container(name):
-                self.runners[name] = self._make_runner(name)
+            self.on_status(name, status="waiting", kind=self.plan.service(name).kind)
         ready: queue.Queue = queue.Queue()
-        waiters = []
 
         def waiter(name: str) -> None:
             try:
@@ -148,26 +77,22 @@ class Coordinator:
                 ready.put((name, exc))
 
         for name in self.names:
-            t = threading.Thread(target=waiter, args=(name,), daemon=True, name=f"deps-{name}")
-            t.start()
-            waiters.append(t)
-
+            threading.Thread(target=waiter, args=(name,), daemon=True, name=f"deps-{name}").start()
         pending = set(self.names)
         try:
             while pending:
-                name, err = ready.get()
-                batch = [(name, err)]
+                batch = [ready.get()]
                 time.sleep(BATCH_WINDOW)
                 while True:
                     try:
                         batch.append(ready.get_nowait())
                     except queue.Empty:
                         break
-                for n, e in batch:
-                    pending.discard(n)
-                    if e is not None:
-                        raise e
-                self._start_batch([n for n, _ in batch])
+                for name, error in batch:
+                    pending.discard(name)
+                    if error is not None:
+                        raise error
+                self._start_batch([name for name, _ in batch])
             self._await_all_ready()
         except BaseException as exc:
             self.cancel.set()
@@ -175,33 +100,55 @@ class Coordinator:
                 exc = StartFailed(str(exc))
             raise exc
 
-    def _start_batch(self, names: list[str]) -> None:
-        containers = [n for n in names if self.is_container(n)]
-        if containers:
-            self.say(f"starting {', '.join(containers)}")
-            self.containers.start(containers)
-            for n in containers:
-                self._status(n, status="started")
-                self.started[n].set()
-            self._follow_container_logs(containers)
-        for n in names:
-            if n not in containers:
-                self.runners[n].start()
-                self._status(n, status="started")
-                self.started[n].set()
+    def _dependencies_met(self, name: str) -> None:
+        """Block until each dependency meets its condition; raise on a required one that cannot."""
+        for dep in self.plan.dependencies(name):
+            if dep.name in self.started:  # outside the selection of `up SVC…`: assumed handled elsewhere
+                self._await(name, dep)
 
-    def _final_condition(self, name: str) -> str:
-        jobs = {d.name for s in self.names for d in self.plan.dependencies(s) if d.condition == "completed_successfully"}
-        return "completed_successfully" if name in jobs else "auto"
+    def _await(self, name: str, dep: Dependency) -> None:
+        deadline = time.monotonic() + dep.timeout
+        while not self.started[dep.name].wait(0.1):
+            if self.cancel.is_set():
+                raise Cancelled("cancelled")
+            if time.monotonic() > deadline:
+                raise StartFailed(f"'{name}' waited {dep.timeout:g}s for '{dep.name}' to start")
+        runtime = self.runtime_of[dep.name]
+        condition = effective_condition(dep.condition, runtime.has_readiness(dep.name))
+        try:
+            runtime.wait(dep.name, condition, max(0.1, deadline - time.monotonic()), self.cancel)
+        except Cancelled:
+            raise
+        except LocaldError as exc:
+            if not dep.required:
+                self.say(f"{name}: optional dependency '{dep.name}' not {condition_words(condition)}: starting anyway")
+                return
+            raise StartFailed(f"'{name}' needs '{dep.name}' to be {condition_words(condition)}: {exc}") from None
+
+    def _start_batch(self, names: list[str]) -> None:
+        if self.cancel.is_set():
+            raise Cancelled("cancelled")
+        self.say(f"starting {', '.join(names)}")
+        for runtime in self.runtimes:
+            mine = self._names_of(runtime, names)
+            if mine:
+                runtime.start(mine)
+                for name in mine:
+                    self.on_status(name, status="started")
+                    self.started[name].set()
 
     def _await_all_ready(self) -> None:
+        """Each service of the run meets its own final condition: what its dependents ask for
+        (completed for a one-shot job), else healthy when it has a readiness check."""
+        jobs = {d.name for s in self.names for d in self.plan.dependencies(s) if d.condition == COMPLETED}
         errors: list[LocaldError] = []
 
         def check(name: str) -> None:
-            dep = Dependency(name, self._final_condition(name), timeout=self._ready_timeout(name))
+            runtime = self.runtime_of[name]
+            condition = COMPLETED if name in jobs else effective_condition(None, runtime.has_readiness(name))
             try:
-                self.wait_for(name, dep.condition, dep.timeout)
-                self._status(name, status="ready")
+                runtime.wait(name, condition, self._ready_timeout(name), self.cancel)
+                self.on_status(name, status="ready")
             except LocaldError as exc:
                 errors.append(exc)
 
@@ -215,91 +162,64 @@ class Coordinator:
 
     def _ready_timeout(self, name: str) -> float:
         waits = [d.timeout for s in self.names for d in self.plan.dependencies(s) if d.name == name]
-        return max(waits, default=60.0)
-
-    def _follow_container_logs(self, names: list[str]) -> None:
-        """Stream the engine's logs of these containers into their sinks, through our own Popen."""
-        import subprocess
-
-        argv = self.containers.logs_command(names, follow=True)  # fresh containers: all of it
-        proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                cwd=self.plan.project.root, start_new_session=True)
-        self._log_followers.append(proc)
-        from .logs import pump_compose_logs
-
-        t = threading.Thread(target=pump_compose_logs, args=(proc.stdout, self.sinks), daemon=True)
-        t.start()
+        return max(waits, default=DEFAULT_READY_TIMEOUT)
 
     # --- stop --------------------------------------------------------------------------------------
 
     def stop_levels(self) -> list[list[str]]:
         """Services grouped so each group only depends on later groups: dependents stop first."""
-        return graph_of(self.plan.project.services).reverse_levels(self.names)
+        return self.plan.graph.reverse_levels(self.names)
 
-    def down(self, force: bool = False) -> None:
+    def down(self) -> None:
+        """Stop everything of this run in reverse dependency order, then let each runtime release
+        what its services share (the compose network, log followers)."""
         self.cancel.set()
         levels = self.stop_levels()
-        containers_done = False
+        released: set[int] = set()
         for i, group in enumerate(levels):
-            rest_are_containers = all(self.is_container(n) for g in levels[i:] for n in g)
-            threads = []
-            if self.containers and rest_are_containers:
-                # compose stops containers in reverse dependency order itself, and removes the network
-                threads.append(threading.Thread(target=self.containers.stop, args=(None,)))
-                containers_done = True
+            rest = {id(self.runtime_of[n]) for g in levels[i:] for n in g}
+            calls: list[tuple[ServiceRuntime, list[str] | None]] = []
+            if len(rest) == 1:
+                # one runtime left: it stops the rest itself, in its own order (compose down)
+                runtime = self.runtime_of[group[0]]
+                calls.append((runtime, None))
+                released.add(id(runtime))
             else:
-                stop_now = [n for n in group if self.is_container(n)]
-                if stop_now and self.containers:
-                    threads.append(threading.Thread(target=self.containers.stop, args=(stop_now,)))
-                for n in group:
-                    if n in self.runners:
-                        threads.append(threading.Thread(target=self.runners[n].stop))
+                for runtime in self.runtimes:
+                    mine = self._names_of(runtime, group)
+                    if mine:
+                        calls.append((runtime, mine))
+            threads = [threading.Thread(target=r.stop, args=(names,)) for r, names in calls]
             for t in threads:
                 t.start()
             for t in threads:
                 t.join()
-            for n in group:
-                self._status(n, status="stopped")
-            if containers_done:
+            done = [n for g in levels[i:] for n in g] if len(rest) == 1 else group
+            for name in done:
+                self.on_status(name, status="stopped")
+            if len(rest) == 1:
                 break
-        if self.containers and not containers_done:
-            self.containers.stop(None)
-        for proc in self._log_followers:
-            try:
-                proc.kill()
-            except OSError:
-                pass
-        for sink in self.sinks.values():
-            sink.close()
+        for runtime in self.runtimes:
+            if id(runtime) not in released:
+                runtime.stop(None)
 
     def kill(self) -> None:
         """Second Ctrl-C: no grace for anyone."""
-        from .cleanup import kill_leftovers
-
         self.cancel.set()
-        kill_leftovers(self.plan.state_dir, grace=0)
-        if self.containers:
-            self.containers.remove_project(self.plan.compose_project)
+        for runtime in self.runtimes:
+            runtime.kill()
 
     # --- while running -----------------------------------------------------------------------------
 
     def restart(self, name: str) -> None:
         if name not in self.started:
             raise LocaldError(f"service '{name}' is not part of this run")
-        if self.is_container(name):
-            self.containers.stop([name])
-            self.containers.start([name])
-        else:
-            self.runners[name].stop()
-            self.runners[name] = self._make_runner(name)
-            self.runners[name].start()
-        self._status(name, status="started")
+        self.runtime_of[name].restart(name)
+        self.on_status(name, status="started")
 
     def snapshot(self) -> dict[str, dict]:
         """Live status of every service of this run, for `locald status`."""
-        out = {name: runner.status() for name, runner in self.runners.items()}
-        if self.containers:
-            for name, info in self.containers.status().items():
-                if name in self.started:
-                    out[name] = {**info, "state": info.get("state"), "health": info.get("health")}
+        out: dict[str, dict] = {}
+        for runtime in self.runtimes:
+            out.update({n: info for n, info in runtime.status().items() if n in self.started})
         return out

@@ -10,21 +10,10 @@ from collections import deque
 from pathlib import Path
 
 from ..config.model import Project
-from ..plan import make_plan
-from .containers import log_line_service
-from .output import Printer
+from ..plan import compose_project_name
+from .containers.runtime import compose_file, logs_argv, pump_compose_logs
+from .output import Printer, open_sinks
 from .state import log_dir
-
-
-def pump_compose_logs(stream, sinks: dict) -> None:
-    """Route `docker compose logs` output ("NAME-1  | line", no colour without a tty) to each service's sink."""
-    for raw in iter(stream.readline, b""):
-        head, sep, rest = raw.partition(b"|")
-        if not sep:
-            continue
-        sink = sinks.get(log_line_service(head.decode(errors="replace")))
-        if sink:
-            sink.feed(rest[1:] if rest.startswith(b" ") else rest)
 
 
 def _tail(path: Path, n: int | None) -> tuple[list[bytes], int]:
@@ -55,17 +44,17 @@ def _follow_file(path: Path, offset: int, emit, stop: threading.Event) -> None:
 
 
 def show(project: Project, names: list[str], follow: bool, tail: int | None, printer: Printer) -> None:
-    from .output import LogSink
-
-    plan = make_plan(project, check_free=False)
+    """Print the logs of `names` (default: all): processes' from their log files, containers' from the
+    engine through `docker compose logs` on the run's compose file."""
     names = names or list(project.services)
+    state_dir = project.state_dir
     stop = threading.Event()
     threads = []
-    sinks = {n: LogSink(n, None, printer) for n in names}
+    sinks = open_sinks({n: None for n in names}, printer)
     for name in names:
         if project.services[name].is_container:
             continue
-        path = log_dir(plan.state_dir) / f"{name}.log"
+        path = log_dir(state_dir) / f"{name}.log"
         lines, offset = _tail(path, tail)
         sinks[name].feed(b"".join(lines))
         if follow:
@@ -74,16 +63,14 @@ def show(project: Project, names: list[str], follow: bool, tail: int | None, pri
             threads.append(t)
     containers = [n for n in names if project.services[n].is_container]
     proc = None
-    if containers:
-        from .containers import ContainerRuntime
+    if containers and compose_file(state_dir).exists():
+        from .containers.compose_cli import compose_argv
 
-        runtime = ContainerRuntime(plan)
-        if (plan.state_dir / "compose.yaml").exists():
-            argv = runtime.logs_command(containers, follow=follow, tail=tail)
-            proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                    cwd=project.root)
-            pump_compose_logs(proc.stdout, sinks)
-            proc.wait()
+        compose = compose_argv([compose_file(state_dir)], compose_project_name(project.name), project.root)
+        proc = subprocess.Popen(logs_argv(compose, containers, follow, tail), stdout=subprocess.PIPE,
+                                stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, cwd=project.root)
+        pump_compose_logs(proc.stdout, sinks)
+        proc.wait()
     try:
         while follow and any(t.is_alive() for t in threads):
             time.sleep(0.2)

@@ -9,32 +9,35 @@ import shlex
 from ..config.model import Project
 from ..errors import LocaldError
 from ..plan import make_plan
+from .state import read_ports
 
 
 def exec_in_service(project: Project, name: str, argv: list[str]) -> None:
     """Replace this process with the command; never returns."""
-    if name not in project.services:
-        raise LocaldError(f"unknown service '{name}' (services: {', '.join(project.services)})")
-    plan = make_plan(project, check_free=False)
+    from .supervisor import unknown_services
+
+    unknown_services(project, [name])
     service = project.services[name]
     if service.is_container:
-        from .containers import ContainerRuntime
+        from .containers import images
+        from .containers.runtime import ContainerRuntime
 
-        runtime = ContainerRuntime(plan)
-        runtime.check_engine()
-        compose = runtime.write_compose()
-        cmd = ["docker", "compose", "-f", str(compose), "-p", plan.compose_project, "--project-directory",
-               str(project.root), "--env-file", os.devnull, "run", "--rm", "--no-deps", name, *argv]
+        facts = images.survey(project, [name])  # `compose run` builds or pulls what is missing itself
+        plan = make_plan(project, images.exposed_ports(project, facts.infos), read_ports(project.state_dir),
+                         check_free=False)
+        runtime = ContainerRuntime(plan, facts)
+        runtime.write_compose()
+        cmd = runtime.compose_argv() + ["run", "--rm", "--no-deps", name, *argv]
         os.execvp(cmd[0], cmd)
     from .cleanup import MARKER
-    from .processes import process_env
+    from .processes.launch import process_env, service_cwd
 
-    env = process_env(service, plan)
-    env.pop(MARKER, None)  # a one-off is the user's: neither `down` nor crash cleanup may kill it
-    cwd = project.root / (service.workdir or ".")
     if not argv:
         raise LocaldError("nothing to run: give a command after `--`, e.g. locald run web -- env")
-    os.chdir(cwd)
+    plan = make_plan(project, previous_ports=read_ports(project.state_dir), check_free=False)
+    env = process_env(service, plan)
+    env.pop(MARKER, None)  # a one-off is the user's: neither `down` nor crash cleanup may kill it
+    os.chdir(service_cwd(service, plan))
     try:
         os.execvpe(argv[0], argv, env)
     except FileNotFoundError:

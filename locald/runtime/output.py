@@ -14,7 +14,7 @@ import sys
 import threading
 from collections import deque
 from pathlib import Path
-from typing import Iterable, TextIO
+from typing import Mapping, TextIO
 
 from honcho.colour import get_colours
 
@@ -165,9 +165,9 @@ class LogSink:
             self.printer.write_lines(self.name, lines, self.colour)
 
 
-def open_sinks(names: Iterable[str], log_dir: Path, printer: Printer | None,
+def open_sinks(log_dirs: Mapping[str, Path | None], printer: Printer | None,
                truncate: bool = False) -> dict[str, LogSink]:
-    """One sink per service; every name is registered first so the prefix column fits the longest."""
-    names = list(names)
-    colours = {n: printer.register(n) for n in names} if printer is not None else {}
-    return {n: LogSink(n, log_dir, printer, colours.get(n), truncate=truncate) for n in names}
+    """One sink per service (`log_dirs`: name → where its log file goes, None for no file); every name
+    is registered first so the prefix column fits the longest."""
+    colours = {n: printer.register(n) for n in log_dirs} if printer is not None else {}
+    return {n: LogSink(n, d, printer, colours.get(n), truncate=truncate) for n, d in log_dirs.items()}

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import errno
 import os
 import subprocess
+
+from ..plan import bind_error
 
 
 def _listening_inodes(port: int) -> set[str]:
@@ -62,3 +65,22 @@ def describe_holder(port: int) -> str | None:
         if container:
             return f"container {container}"
     return f"{cmd[:80]} (pid {pid})"
+
+
+def busy_port_problem(service) -> str | None:
+    """Why the service's fixed `port` cannot be used, in one sentence; None when it is free (or it
+    has no fixed port)."""
+    if service.port is None:
+        return None
+    error = bind_error(service.port)
+    if error is None:
+        return None
+    if error.errno == errno.EACCES:
+        if service.is_container:
+            return None  # the engine publishes it, with its own privileges
+        return (f"port {service.port} of service '{service.name}' needs privileges to listen on (ports below 1024 "
+                "are reserved for root on this system): choose a port of 1024 or more, or remove `port` "
+                "to let locald pick one")
+    holder = describe_holder(service.port)
+    return (f"port {service.port} of service '{service.name}' is already in use" + (f" by {holder}" if holder else "")
+            + ". Stop it, or change `port` in locald.toml (remove it to let locald pick one).")

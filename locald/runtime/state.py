@@ -13,11 +13,12 @@ import os
 import threading
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Mapping
 
 STATE_FILE = "state.json"
 LOCK_FILE = "supervisor.lock"
 LOG_DIR = "logs"
+PORTS_FILE = "ports.json"  # auto-assigned host ports, kept for the next run while they stay free
 
 
 def log_dir(state_dir: Path) -> Path:
@@ -29,6 +30,19 @@ def read_state(state_dir: Path) -> dict[str, Any]:
         return json.loads((state_dir / STATE_FILE).read_text())
     except (OSError, ValueError):
         return {}
+
+
+def read_ports(state_dir: Path) -> dict[str, int]:
+    try:
+        data = json.loads((state_dir / PORTS_FILE).read_text())
+        return {k: int(v) for k, v in data.items()}
+    except (OSError, ValueError, AttributeError, TypeError):
+        return {}
+
+
+def remember_ports(state_dir: Path, ports: Mapping[str, int]) -> None:
+    state_dir.mkdir(parents=True, exist_ok=True)
+    (state_dir / PORTS_FILE).write_text(json.dumps(dict(ports), indent=1, sort_keys=True))
 
 
 def supervisor_running(state_dir: Path) -> bool:

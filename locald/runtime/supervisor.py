@@ -16,21 +16,30 @@ from pathlib import Path
 
 from ..config.model import Project
 from ..errors import LocaldError
-from ..plan import compose_project_name, make_plan, topological_order, with_dependencies
+from ..graph import graph_of
+from ..plan import compose_project_name, make_plan
 from .cleanup import kill_leftovers
 from .control import ControlServer
-from .output import Printer
-from .state import AlreadyRunning, StateStore, read_state, supervisor_running
+from .output import Printer, open_sinks
+from .service_runtime import Cancelled, StartFailed
+from .state import AlreadyRunning, StateStore, log_dir, read_ports, read_state, remember_ports, supervisor_running
 
 SUPERVISOR_LOG = "supervisor.log"
 
 
 def selection(project: Project, names: list[str]) -> list[str]:
+    """The services of this run, in start order: `names` and what they depend on (default: all)."""
+    unknown_services(project, names)
+    graph = graph_of(project.services)
+    return graph.closure(names) if names else graph.order()
+
+
+def unknown_services(project: Project, names) -> None:
+    """LocaldError naming every name that is not a service of the project."""
     unknown = [n for n in names if n not in project.services]
     if unknown:
         raise LocaldError(f"unknown service{'s' if len(unknown) > 1 else ''}: {', '.join(unknown)} "
                           f"(services: {', '.join(project.services)})")
-    return with_dependencies(project, names) if names else topological_order(project)
 
 
 def remove_leftovers(project: Project, state_dir: Path, echo=None) -> None:
@@ -41,9 +50,9 @@ def remove_leftovers(project: Project, state_dir: Path, echo=None) -> None:
     state = read_state(state_dir)
     compose_project = state.get("compose_project")
     if compose_project and state.get("containers"):
-        from .containers import ContainerRuntime
+        from .containers.engine import remove_project
 
-        ContainerRuntime.remove_project(compose_project)
+        remove_project(compose_project)
 
 
 def already_running(state_dir: Path) -> LocaldError:
@@ -72,70 +81,99 @@ class Interrupts:
             self.on_force()
 
 
+def build_plan(project: Project, names: list[str], say, cancel: threading.Event):
+    """Images first (a built image's EXPOSE can decide a container port), then the frozen plan.
+    Returns (plan, images or None when no container runs)."""
+    containers = [n for n in names if project.services[n].is_container]
+    images = None
+    exposed: dict[str, int] = {}
+    if containers:
+        from .containers import images as container_images
+
+        images = container_images.prepare(project, containers, say, cancel)
+        exposed = container_images.exposed_ports(project, images.infos)
+    if cancel.is_set():
+        raise Cancelled("cancelled")
+    plan = make_plan(project, exposed, read_ports(project.state_dir))
+    remember_ports(project.state_dir, plan.ports)
+    return plan, images
+
+
+def make_runtimes(plan, names: list[str], images, sinks, store: StateStore) -> list:
+    """The runtimes of this run: host processes always, containers when the selection has some."""
+    from .processes.runtime import ProcessRuntime
+
+    runtimes = [ProcessRuntime(plan, sinks, on_spawn=store.add_process)]
+    if images is not None:
+        from .containers.runtime import ContainerRuntime
+
+        runtimes.append(ContainerRuntime(plan, images, sinks))
+    return runtimes
+
+
 def run(project: Project, names: list[str], printer: Printer | None, detached: bool = False) -> int:
     """Bring the selection up, keep it running until told to stop, bring it down. Exit status."""
-    from .coordinator import Coordinator, StartFailed
+    from .coordinator import Coordinator
 
     names = selection(project, names)
-    plan = make_plan(project)
-    store = StateStore(plan.state_dir)
+    state_dir = project.state_dir
+    store = StateStore(state_dir)
     try:
         store.acquire()
     except AlreadyRunning:
-        raise already_running(plan.state_dir) from None
+        raise already_running(state_dir) from None
     interrupts = Interrupts()
     interrupts.install()
     say = printer.system if printer else (lambda text: print(text, flush=True))
     coordinator = None
     server = None
+    sinks: dict = {}
     code = 0
     try:
-        remove_leftovers(project, plan.state_dir, say)
-        coordinator = Coordinator(plan, names, printer, store)
-        coordinator.cancel = interrupts.stop  # a signal cancels the start at once
+        remove_leftovers(project, state_dir, say)
+        store.start(pid=os.getpid(), file=str(project.file), compose_project=compose_project_name(project.name),
+                    containers=any(project.services[n].is_container for n in names), names=names,
+                    phase="starting", detached=detached)
+        plan, images = build_plan(project, names, say, interrupts.stop)
+        store.update(ports=dict(plan.ports), container_ports=dict(plan.container_ports))
+        # Processes' logs start afresh each run (as a new container's do); containers' stay in the engine.
+        sinks = open_sinks({n: None if plan.service(n).is_container else log_dir(state_dir) for n in names},
+                           printer, truncate=True)
+        coordinator = Coordinator(plan, names, make_runtimes(plan, names, images, sinks, store), say=say,
+                                  on_status=store.set_service, cancel=interrupts.stop)
         interrupts.on_force = coordinator.kill
-        store.start(pid=os.getpid(), file=str(project.file), compose_project=plan.compose_project,
-                    containers=bool(coordinator.container_names), names=names, phase="starting",
-                    ports=plan.ports, detached=detached)
-        server = ControlServer(plan.state_dir, lambda cmd: handle(coordinator, cmd))
+        server = ControlServer(state_dir, lambda cmd: handle(coordinator, cmd))
         coordinator.preflight()
-        store.update(ports=plan.ports, container_ports=plan.container_ports)
         coordinator.up()
         store.update(phase="ready")
         say("ready: " + ", ".join(f"{n} {url}" if url else n for n, url in service_urls(plan, names)))
         while not interrupts.stop.wait(1.0):
             pass
         say("stopping (Ctrl-C again to kill)")
-    except StartFailed as exc:
+    except LocaldError as exc:
         code = 1
-        if interrupts.stop.is_set() and interrupts.count:
+        if interrupts.count and isinstance(exc, (StartFailed, Cancelled)):
             say("interrupted: stopping")
             code = 130
         else:
             store.update(phase="failed", error=str(exc))
             say(f"error: {exc}")
-    except LocaldError as exc:
-        code = 1
-        store.update(phase="failed", error=str(exc))
-        say(f"error: {exc}")
     finally:
         store.update(phase="stopping")
         if coordinator:
             coordinator.down()
         if server:
             server.close()
+        for sink in sinks.values():
+            sink.close()
         store.update(phase="stopped", processes={})
         store.release()
-    if code == 0 and interrupts.count == 0:
-        return 0
     return code
 
 
 def service_urls(plan, names):
     for n in names:
-        service = plan.service(n)
-        url = plan.url(n) if n in plan.ports and (not service.is_container or n in plan.container_ports) else None
-        yield n, url
+        yield n, plan.url(n) if plan.publishes(n) else None
 
 
 def handle(coordinator, command: dict) -> dict:
@@ -216,7 +254,7 @@ def stop(project: Project, timeout: float = 120, echo=None) -> bool:
     leftovers = kill_leftovers(state_dir)
     had_containers = bool(state.get("compose_project") and state.get("containers"))
     if had_containers or project.containers:
-        from .containers import ContainerRuntime
+        from .containers.engine import remove_project
 
-        ContainerRuntime.remove_project(state.get("compose_project") or compose_project_name(project.name))
+        remove_project(state.get("compose_project") or compose_project_name(project.name))
     return bool(leftovers or had_containers)

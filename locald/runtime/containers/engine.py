@@ -12,12 +12,13 @@ import json
 import os
 import re
 import shutil
+import signal
 import subprocess
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
-from ..errors import LocaldError
-from . import docker_errors
+from ...errors import LocaldError
+from . import errors as docker_errors
 
 PROJECT_LABEL = "com.docker.compose.project"
 SERVICE_LABEL = "com.docker.compose.service"
@@ -191,5 +192,9 @@ def remove_project(compose_project: str) -> None:
         run(["network", "rm", *nets])
 
 
-def docker_host() -> str:
-    return os.environ.get("DOCKER_HOST", "")
+def kill_group(proc: subprocess.Popen) -> None:
+    """SIGKILL a docker child started with start_new_session=True, with whatever it spawned."""
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except OSError:
+        pass

@@ -15,7 +15,7 @@ import socket
 import subprocess
 from typing import Mapping
 
-from ..errors import LocaldError
+from ...errors import LocaldError
 
 HOST = "localhost"  # resolves to ::1 and 127.0.0.1: a server bound to either family is found
 PORT_KINDS = ("exec", "site")

@@ -5,15 +5,11 @@ from __future__ import annotations
 import os
 import re
 
-from ..errors import LocaldError
+from ...errors import LocaldError
 
 
 class ContainerError(LocaldError):
     """A container service failed: it exited, became unhealthy, or never got ready in time."""
-
-
-class WaitCancelled(LocaldError):
-    """`wait` returned early because the caller set its cancel event (shutdown in progress)."""
 
 
 def _last_error_line(stderr: str) -> str:
@@ -84,7 +80,7 @@ def start_failed(stderr: str, services_by_port: dict[int, str], names: list[str]
     """`docker compose up` failed: explain a taken port with its holder, else the engine's own words."""
     port = taken_port(stderr)
     if port is not None:
-        from .ports import describe_holder
+        from ..ports import describe_holder
 
         holder = describe_holder(port)
         who = services_by_port.get(port)

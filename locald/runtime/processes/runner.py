@@ -14,103 +14,25 @@ import os
 import select
 import signal
 import subprocess
-import sys
 import threading
 import time
 import uuid
-from pathlib import Path
 from typing import Callable, Mapping
 
-from honcho.environ import parse as parse_dotenv
 from honcho.process import Popen
 
-from ..errors import LocaldError
+from ...errors import LocaldError
+from ..output import LogSink
+from ..service_runtime import COMPLETED, HEALTHY, STARTED, Cancelled, effective_condition
 from . import pgroups
-from .cleanup import marker_env
-from .output import LogSink
+from .launch import command_of, process_env, service_cwd
 from .probes import STARTING_INTERVAL, Probe, make_probe
+from .restart import BACKOFF_BASE, BACKOFF_MAX, STABLE_AFTER, after_exit, describe_exit
 
-SERVICE_VAR = "LOCALD_SERVICE"  # name of the service, for the process itself and for `locald run`
 TOKEN_VAR = "LOCALD_PROCESS"  # unique per runner: finds this runner's escaped descendants, nobody else's
-CONDITIONS = ("started", "healthy", "completed_successfully", "auto")
 _F_SETPIPE_SZ = 1031
 _PIPE_SIZE = 1 << 20  # fewer wake-ups when a service floods its output
 _READ_SIZE = 1 << 18
-
-
-class Cancelled(LocaldError):
-    """A wait was cancelled (Ctrl-C, or another service failed)."""
-
-
-# --- environment, command, working directory ---------------------------------------------------------
-
-
-def read_env_file(path: Path) -> dict[str, str]:
-    """A .env file, parsed the way honcho does (shlex), tolerating a leading `export `."""
-    text = path.read_text(encoding="utf-8", errors="replace")
-    lines = [line.lstrip()[7:] if line.lstrip().startswith("export ") else line for line in text.splitlines()]
-    return parse_dotenv("\n".join(lines))
-
-
-def process_env(service, plan, base: Mapping[str, str] = os.environ) -> dict[str, str]:
-    """What the process sees, later layers winning: the inherited environment, the project's `.env` (when
-    present, as honcho and foreman do), each `env_file`, the service's `env` (references resolved for a
-    host process), PORT (not for workers), PYTHONUNBUFFERED=1 (unless `env` sets it), and locald's markers."""
-    root = plan.project.root
-    env = dict(base)
-    files = [root / ".env"] if (root / ".env").is_file() else []
-    for name in service.env_file:
-        path = root / name
-        if not path.is_file():
-            raise LocaldError(f"service {service.name}: env_file {name} not found (looked for {path})")
-        files.append(path)
-    for path in files:
-        env.update({k: plan.resolve(v, service.name) for k, v in read_env_file(path).items()})
-    env.update(plan.env(service.name))
-    port = plan.ports.get(service.name)
-    if service.kind != "worker" and port is not None:
-        env["PORT"] = str(port)
-    if "PYTHONUNBUFFERED" not in service.env:
-        env["PYTHONUNBUFFERED"] = "1"  # Python children would otherwise hold their output in a buffer
-    env.update(marker_env(plan.state_dir))
-    env[SERVICE_VAR] = service.name
-    return env
-
-
-def service_cwd(service, plan) -> Path:
-    cwd = plan.project.root / (service.workdir or ".")
-    if not cwd.is_dir():
-        raise LocaldError(f"service {service.name}: workdir {service.workdir} is not a directory (looked for {cwd})")
-    return cwd
-
-
-def command_of(service, plan) -> tuple[str | list[str], bool]:
-    """(command, shell): a string runs through /bin/sh, an array is the argv itself. A `site` without a
-    command serves its `path` with Python's own http.server on its port."""
-    if service.kind == "site" and not service.command:
-        directory = plan.project.root / (getattr(service, "path", None) or ".")
-        if not directory.is_dir():
-            raise LocaldError(f"service {service.name}: path {service.path} is not a directory (looked for {directory})")
-        port = plan.ports.get(service.name)
-        if port is None:
-            raise LocaldError(f"service {service.name}: a site needs a port")
-        return [sys.executable, "-m", "http.server", str(port), "--directory", str(directory)], False
-    if not service.command:
-        raise LocaldError(f"service {service.name}: no command to run")
-    if isinstance(service.command, str):
-        return service.command, True
-    return list(service.command), False
-
-
-def describe_exit(code: int | None) -> str:
-    if code is None:
-        return "did not start"
-    if code < 0:
-        try:
-            return f"was killed by {signal.Signals(-code).name}"
-        except ValueError:
-            return f"was killed by signal {-code}"
-    return f"exited with code {code}"
 
 
 # --- the runner ------------------------------------------------------------------------------------
@@ -125,9 +47,9 @@ class ProcessRunner:
     spent), exited (code 0), failed, stopping, stopped.
     """
 
-    backoff_base = 0.1  # seconds before the first restart; doubles per quick restart (Docker's choice)
-    backoff_max = 30.0
-    stable_after = 10.0  # a run at least this long resets the backoff and the max_restarts count
+    backoff_base = BACKOFF_BASE
+    backoff_max = BACKOFF_MAX
+    stable_after = STABLE_AFTER
     drain_limit = 0.3  # after the group is gone, how long to wait for an escaped process to release the pipe
 
     def __init__(self, service, plan, sink: LogSink, on_spawn: Callable | None = None,
@@ -236,10 +158,9 @@ class ProcessRunner:
         (healthy when the service has a readiness check, else started). "healthy" without a readiness check
         means started. Raises LocaldError naming the service, what was awaited and its last log lines when
         the process ends first, when `timeout` passes, or (Cancelled) when `cancel` is set."""
-        if condition not in CONDITIONS:
-            raise ValueError(f"unknown condition {condition!r}")
-        if condition in ("auto", "healthy"):
-            condition = "healthy" if self.has_readiness_check else "started"
+        condition = effective_condition(condition, self.has_readiness_check)
+        if condition == HEALTHY and not self.has_readiness_check:
+            condition = STARTED  # a process without a probe is as healthy as it gets once started
         deadline = time.monotonic() + timeout
         with self._cond:
             while True:
@@ -277,27 +198,19 @@ class ProcessRunner:
         """No run is going on and none will follow (exited for good, gave up, failed to spawn, stopped)."""
         return self._done
 
-    @property
-    def state(self) -> str:
-        return self._state
-
-    @property
-    def pid(self) -> int | None:
-        return self._pid
-
     # --- conditions and messages -------------------------------------------------------------------
 
     def _check(self, condition: str) -> tuple[bool, str]:
         """(satisfied, failure text). Called with the lock held."""
         if self._stopping:
             return False, "was stopped"
-        if condition == "completed_successfully":
+        if condition == COMPLETED:
             if self._completed_ok:
                 return True, ""
             if self._done:
                 return False, describe_exit(self._exit_code) if self._spawned else self._message
             return False, ""
-        if condition == "started":
+        if condition == STARTED:
             if self._done and (self._exit_code or not self._spawned):
                 return False, describe_exit(self._exit_code) if self._spawned else self._message
             return self._spawned, ""
@@ -313,10 +226,10 @@ class ProcessRunner:
         return False, ""
 
     def _timeout_text(self, condition: str, timeout: float) -> str:
-        if condition == "healthy" and self._probe is not None:
+        if condition == HEALTHY and self._probe is not None:
             why = f" (last probe: {self._probe.last_error})" if self._probe.last_error else ""
             return f"did not {self._probe.describe()} within {timeout:g}s{why}"
-        if condition == "completed_successfully":
+        if condition == COMPLETED:
             return f"did not complete within {timeout:g}s (state: {self._state})"
         return f"did not start within {timeout:g}s"
 
@@ -387,35 +300,21 @@ class ProcessRunner:
         """Record an exit and apply the restart policy: the backoff delay, or None for no restart."""
         if self.on_exit is not None:
             self.on_exit(self.name, child.pid, code)
-        policy, limit = self.service.restart, self.service.max_restarts
         with self._cond:
             self._exit_code = code
             self._health = None
             self._completed_ok = self._completed_ok or code == 0
-            self._cond.notify_all()
-            if ran >= self.stable_after:
-                self._in_a_row = 0
-            if self._stopping:
-                self._state = "stopped"
-                note, delay = f"stopped ({describe_exit(code)})", None
-            elif not (policy == "always" or (policy == "on-failure" and code != 0)):
-                self._state = "exited" if code == 0 else "failed"
-                self._message = describe_exit(code)
-                note, delay = self._message, None
-            elif limit is not None and self._in_a_row >= limit:
-                self._state = "crash-looping"
-                self._message = f"{describe_exit(code)}; gave up after {self._in_a_row} restarts in a row"
-                note, delay = self._message, None
-            else:
-                self._in_a_row += 1
+            decision = after_exit(self.service.restart, self.service.max_restarts, code, ran, self._in_a_row,
+                                  self._stopping, base=self.backoff_base, cap=self.backoff_max,
+                                  stable_after=self.stable_after)
+            if decision.delay is not None:
                 self._restarts += 1
-                delay = min(self.backoff_base * 2 ** (self._in_a_row - 1), self.backoff_max)
-                self._state = "crash-looping" if self._in_a_row >= 2 and ran < self.stable_after else "restarting"
-                self._message = f"{describe_exit(code)}; restarting in {delay:.1f}s"
-                note = self._message
+            self._in_a_row, self._state = decision.in_a_row, decision.state
+            if decision.state != "stopped":
+                self._message = decision.message
             self._cond.notify_all()
-        self.sink.note(note)
-        return delay
+        self.sink.note(decision.message)
+        return decision.delay
 
     def _run(self, child: subprocess.Popen) -> int:
         """Read the output of one run until the process has exited and the pipe is done; return the code."""

@@ -1,0 +1,239 @@
+"""The coordinator's ordering rules against small fake runtimes, in milliseconds: start order, stop
+order, `completed_successfully`, `required = false`, failure propagation, cancellation, and one start
+call per runtime per batch. The real runtimes are covered by the engine and process tests."""
+
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from locald.config.model import Project, build_service
+from locald.errors import LocaldError
+from locald.plan import make_plan
+from locald.runtime.coordinator import Coordinator
+from locald.runtime.service_runtime import COMPLETED, HEALTHY, STARTED, Cancelled, StartFailed
+
+
+class FakeRuntime:
+    """Runs the services whose kind is in `kinds`. `script[name]` says what a started service does:
+    {"ready_after": s} becomes healthy after s seconds, {"exit": code, "after": s} ends with code,
+    {"never": True} stays starting forever; no readiness check unless "ready_after" or "never"."""
+
+    def __init__(self, kinds: tuple[str, ...], script: dict[str, dict], events: list):
+        self.kinds, self.script, self.events = kinds, script, events
+        self.state: dict[str, str] = {}
+        self.cond = threading.Condition()
+
+    def _event(self, *what) -> None:
+        with self.cond:
+            self.events.append((time.monotonic(), *what))
+
+    def handles(self, service) -> bool:
+        return service.kind in self.kinds
+
+    def prepare(self, names, say) -> None:
+        self._event("prepare", tuple(names))
+
+    def start(self, names) -> None:
+        self._event("start", tuple(names))
+        for name in names:
+            plan = self.script.get(name, {})
+            with self.cond:
+                self.state[name] = "starting" if self.has_readiness(name) else "running"
+            if "ready_after" in plan:
+                threading.Timer(plan["ready_after"], self._set, args=(name, "healthy")).start()
+            if "exit" in plan:
+                threading.Timer(plan.get("after", 0.0), self._set, args=(name, f"exited {plan['exit']}")).start()
+
+    def _set(self, name: str, state: str) -> None:
+        with self.cond:
+            if self.state.get(name) not in (None, "stopped"):
+                self.state[name] = state
+                self.cond.notify_all()
+
+    def stop(self, names=None) -> None:
+        self._event("stop", None if names is None else tuple(names))
+        with self.cond:
+            for name in (list(self.state) if names is None else names):
+                self.state[name] = "stopped"
+            self.cond.notify_all()
+
+    def kill(self) -> None:
+        self.stop(None)
+
+    def restart(self, name) -> None:
+        self.stop([name])
+        self.start([name])
+
+    def has_readiness(self, name) -> bool:
+        plan = self.script.get(name, {})
+        return "ready_after" in plan or plan.get("never", False)
+
+    def _met(self, name: str, condition: str) -> bool | str:
+        state = self.state.get(name)
+        if state is None:
+            return False
+        if state.startswith("exited"):
+            code = int(state.split()[1])
+            if condition == COMPLETED or (condition == STARTED and code == 0):
+                return True if code == 0 else f"exited with code {code}"
+            return f"exited with code {code}"
+        if condition == STARTED:
+            return True
+        if condition == HEALTHY:
+            return state == "healthy"
+        return False
+
+    def wait(self, name, condition, timeout, cancel=None) -> None:
+        deadline = time.monotonic() + timeout
+        with self.cond:
+            while True:
+                met = self._met(name, condition)
+                if met is True:
+                    return
+                if isinstance(met, str):
+                    raise LocaldError(f"service {name} {met}")
+                if cancel is not None and cancel.is_set():
+                    raise Cancelled(f"stopped waiting for {name}")
+                if time.monotonic() >= deadline:
+                    raise LocaldError(f"service {name} was not {condition} after {timeout:g}s")
+                self.cond.wait(0.01)
+
+    def status(self) -> dict:
+        with self.cond:
+            return {n: {"state": s} for n, s in self.state.items()}
+
+
+def run_stack(services: dict[str, dict], script: dict[str, dict], names: list[str] | None = None):
+    """A coordinator over two fake runtimes: "processes" (exec, worker) and "containers" (container)."""
+    project = Project("t", Path("/nonexistent/locald.toml"),
+                      {n: build_service(n, raw) for n, raw in services.items()})
+    plan = make_plan(project, check_free=False)
+    events: list = []
+    processes = FakeRuntime(("exec", "worker", "site"), script, events)
+    containers = FakeRuntime(("container", "postgres"), script, events)
+    said: list[str] = []
+    coordinator = Coordinator(plan, names or plan.order, [processes, containers], say=said.append)
+    return coordinator, events, said
+
+
+def starts(events) -> list[tuple[str, ...]]:
+    return [e[2] for e in events if e[1] == "start"]
+
+
+def started_at(events, name: str) -> float:
+    return next(e[0] for e in events if e[1] == "start" and name in e[2])
+
+
+WORKER = {"type": "worker", "command": "x"}
+IMAGE = {"image": "redis:7"}
+
+
+def test_each_service_starts_once_its_dependencies_are_healthy():
+    c, events, _ = run_stack(
+        {"db": IMAGE, "api": {**WORKER, "depends_on": ["db"]}, "web": {**WORKER, "depends_on": ["api"]}},
+        {"db": {"ready_after": 0.05}, "api": {"ready_after": 0.05}})
+    c.preflight()
+    c.up()
+    assert starts(events) == [("db",), ("api",), ("web",)]
+    assert started_at(events, "api") - started_at(events, "db") >= 0.05
+    assert started_at(events, "web") - started_at(events, "api") >= 0.05
+
+
+def test_services_that_become_startable_together_start_in_one_call_per_runtime():
+    c, events, said = run_stack({"a": WORKER, "b": WORKER, "r1": IMAGE, "r2": IMAGE}, {})
+    c.up()
+    assert sorted(starts(events)) == [("a", "b"), ("r1", "r2")]
+    assert said == ["starting a, b, r1, r2"]
+
+
+def test_stop_goes_in_reverse_dependency_order_and_the_last_runtime_stops_the_rest_itself():
+    c, events, _ = run_stack(
+        {"db": IMAGE, "cache": IMAGE, "api": {**WORKER, "depends_on": ["db", "cache"]},
+         "web": {**WORKER, "depends_on": ["api"]}}, {})
+    c.up()
+    events.clear()
+    c.down()
+    stops = [e[2] for e in events if e[1] == "stop"]
+    # web, then api (processes), then one stop(None) for both containers; processes released at the end
+    assert stops[:3] == [("web",), ("api",), None]
+    assert stops[3:] == [None]
+
+
+def test_completed_successfully_waits_for_the_job_to_end_with_zero():
+    c, events, _ = run_stack(
+        {"migrate": {**WORKER, "restart": "no"},
+         "web": {**WORKER, "depends_on": {"migrate": "completed_successfully"}}},
+        {"migrate": {"exit": 0, "after": 0.05}})
+    c.up()
+    assert starts(events) == [("migrate",), ("web",)]
+    assert started_at(events, "web") - started_at(events, "migrate") >= 0.05
+
+
+def test_a_failed_job_fails_the_start_and_its_dependent_never_starts():
+    c, events, _ = run_stack(
+        {"migrate": WORKER, "web": {**WORKER, "depends_on": {"migrate": "completed_successfully"}}},
+        {"migrate": {"exit": 3, "after": 0.01}})
+    with pytest.raises(StartFailed, match="'web' needs 'migrate' to be completed successfully: .*code 3"):
+        c.up()
+    assert starts(events) == [("migrate",)]
+    assert c.cancel.is_set(), "a failure cancels every other wait"
+
+
+def test_an_optional_dependency_that_fails_does_not_block_its_dependent():
+    c, events, said = run_stack(
+        {"metrics": WORKER,
+         "web": {**WORKER, "depends_on": {"metrics": {"condition": "completed_successfully", "required": False}}}},
+        {"metrics": {"exit": 1, "after": 0.01}})
+    with pytest.raises(StartFailed):  # metrics itself still fails the final readiness check
+        c.up()
+    assert ("web",) in starts(events)
+    assert any("optional dependency 'metrics' not completed successfully: starting anyway" in s for s in said)
+
+
+def test_a_dependency_that_never_gets_healthy_times_out_with_both_names():
+    c, events, _ = run_stack(
+        {"db": IMAGE, "web": {**WORKER, "depends_on": {"db": {"condition": "healthy", "timeout": 0.2}}}},
+        {"db": {"never": True}})
+    t0 = time.monotonic()
+    with pytest.raises(StartFailed, match="'web' needs 'db' to be healthy: service db was not healthy"):
+        c.up()
+    assert 0.15 < time.monotonic() - t0 < 2
+    assert starts(events) == [("db",)]
+
+
+def test_cancel_stops_the_start_between_batches():
+    c, events, _ = run_stack({"db": IMAGE, "web": {**WORKER, "depends_on": ["db"]}}, {"db": {"never": True}})
+    threading.Timer(0.1, c.cancel.set).start()
+    t0 = time.monotonic()
+    with pytest.raises(StartFailed):
+        c.up()
+    assert time.monotonic() - t0 < 1
+    assert starts(events) == [("db",)], "nothing is started after cancel"
+
+
+def test_up_of_a_selection_ignores_dependencies_outside_it():
+    c, events, _ = run_stack({"db": IMAGE, "web": {**WORKER, "depends_on": ["db"]}}, {}, names=["web"])
+    c.up()
+    assert starts(events) == [("web",)]
+
+
+def test_restart_and_snapshot_go_to_the_runtime_that_runs_the_service():
+    c, events, _ = run_stack({"db": IMAGE, "web": WORKER}, {})
+    c.up()
+    c.restart("web")
+    assert [e[1:] for e in events[-2:]] == [("stop", ("web",)), ("start", ("web",))]
+    assert set(c.snapshot()) == {"db", "web"}
+    with pytest.raises(LocaldError, match="not part of this run"):
+        c.restart("nope")
+
+
+def test_a_5000_service_chain_orders_and_stops_without_recursion():
+    n = 5000
+    services = {f"s{i}": {**WORKER, "depends_on": [f"s{i + 1}"]} if i + 1 < n else WORKER for i in range(n)}
+    c, events, _ = run_stack(services, {})
+    levels = c.stop_levels()
+    assert levels[0] == ["s0"] and levels[-1] == [f"s{n - 1}"] and len(levels) == n
