@@ -8,7 +8,7 @@ import pytest
 
 from locald.config import load_project
 from locald.errors import LocaldError
-from locald.plan import Plan
+from locald.plan import make_plan
 from locald.proxy import listen
 from locald.proxy.naming import dns_label, host_of, project_domain, public_url, routes_of
 
@@ -40,6 +40,13 @@ SHOP = """
     [services.admin_ui]
     image = "nginx"
     container_port = 80
+
+    [services.docs]
+    image = "docs-site"
+
+    [services.front]
+    command = "front"
+    env = { API = "${services.api.public_url}", COOKIE_DOMAIN = "${services.web.domain}", DIRECT = "${services.api.url}" }
     """
 
 
@@ -53,14 +60,24 @@ def test_web_on_the_domain_others_below_it(tmp_path):
 
 def test_only_http_services_with_a_port_get_a_route(tmp_path):
     p = project(tmp_path, SHOP)
-    plan = Plan(p, ports={"web": 3000, "api": 3001, "cache": 40001, "admin_ui": 40002},
-                container_ports={"cache": 6379, "admin_ui": 80})
-    routes = routes_of(plan, ["cache", "jobs", "web", "api", "admin_ui"])
+    previous = {"cache": 40001, "admin_ui": 40002, "docs": 40003}
+    plan = make_plan(p, {"cache": 6379, "docs": 8000}, previous, check_free=False)
+    routes = routes_of(plan, ["cache", "jobs", "web", "api", "admin_ui", "docs"])
     assert [(r.host, r.service, r.port) for r in routes] == [
         ("shop-app.localhost", "web", 3000), ("api.shop-app.localhost", "api", 3001),
-        ("admin-ui.shop-app.localhost", "admin_ui", 40002)]  # no worker, no redis
-    # a container whose port is not known publishes nothing: no route either
-    assert [r.service for r in routes_of(Plan(p, ports=plan.ports, container_ports={}), ["admin_ui"])] == []
+        ("admin-ui.shop-app.localhost", "admin_ui", 40002), ("docs.shop-app.localhost", "docs", 40003)]
+    # no worker, no redis; and a container whose port inside is not known publishes nothing
+    assert [r.service for r in routes_of(make_plan(p, {}, previous, check_free=False), ["docs"])] == []
+
+
+def test_domain_and_public_url_references(tmp_path):
+    p = project(tmp_path, SHOP)
+    env = make_plan(p, check_free=False, proxy_port=8080).env("front")
+    assert env == {"API": "http://api.shop-app.localhost:8080", "COOKIE_DOMAIN": "shop-app.localhost",
+                   "DIRECT": "http://localhost:3001"}
+    # without the proxy (LOCALD_PROXY=off, or `locald export compose`), public_url is the direct URL
+    assert make_plan(p, check_free=False).env("front")["API"] == "http://localhost:3001"
+    assert make_plan(p, check_free=False, proxy_port=80).env("front")["API"] == "http://api.shop-app.localhost"
 
 
 def test_configured_domain_and_service_named_like_the_project(tmp_path):

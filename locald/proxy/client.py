@@ -167,3 +167,23 @@ class Registration:
             self.echo(f"the named-URL proxy restarted; routes registered again{moved}")
             return True
         return False
+
+
+def join(project, names: list[str], say: Callable[[str], None]) -> Registration | None:
+    """This run's registration with the user's proxy (started when none runs), made before the plan so
+    that `${services.X.public_url}` knows the proxy's port. None, with a word why when it matters, when
+    named URLs are off, nothing selected can have a route, or the proxy cannot start: the stack then
+    runs on its direct URLs."""
+    from .naming import may_route
+
+    if not enabled() or not may_route(project, names):
+        return None
+    avoid = frozenset(s.port for s in project.services.values() if s.port)
+    registration = Registration(project.name, project.root, echo=say, avoid=avoid)
+    try:
+        registration.open()
+    except LocaldError as exc:
+        say(f"named URLs are off for this run: {exc}")
+        registration.close()
+        return None
+    return registration

@@ -37,12 +37,10 @@ def host_of(project: Project, service: str) -> str:
     return domain if service == main_service(project) else f"{dns_label(service)}.{domain}"
 
 
-def is_routable(plan, service: str) -> bool:
-    """An HTTP service with a host port (a container: one that publishes its port)."""
-    s = plan.service(service)
-    if s.kind == "worker" or service not in plan.ports or url_scheme(s) != "http":
-        return False
-    return not s.is_container or service in plan.container_ports
+def is_routable(addresses, service: str) -> bool:
+    """An HTTP service with a host port (a container: one that publishes its port). `addresses`: a Plan."""
+    s = addresses.project.services[service]
+    return s.kind != "worker" and url_scheme(s) == "http" and addresses.publishes(service)
 
 
 def routes_of(plan, names: list[str]) -> list[Route]:
@@ -54,3 +52,9 @@ def routes_of(plan, names: list[str]) -> list[Route]:
 def public_url(host: str, scheme: str, port: int) -> str:
     default = {"http": 80, "https": 443}[scheme]
     return f"{scheme}://{host}" + ("" if port == default else f":{port}")
+
+
+def may_route(project: Project, names: list[str]) -> bool:
+    """Whether a service of `names` may get a route, judged before the plan (a container's port inside
+    may still be unknown): then the run needs the proxy."""
+    return any(project.services[n].kind != "worker" and url_scheme(project.services[n]) == "http" for n in names)
