@@ -6,6 +6,7 @@
     /wait?s=S        answers after S seconds (a long poll)
     /ws              WebSocket: says hello, then echoes text and binary; "close 4001" closes with that code
     /cookies         two Set-Cookie headers
+    /broken          starts a chunked body, then drops the connection
 """
 
 from __future__ import annotations
@@ -85,9 +86,19 @@ async def cookies(request: web.Request) -> web.Response:
     return response
 
 
+async def broken(request: web.Request) -> web.StreamResponse:
+    response = web.StreamResponse()
+    await response.prepare(request)
+    await response.write(b"the beginning of a body")
+    await asyncio.sleep(0.2)
+    request.transport.close()  # no final chunk: the body is cut short
+    return response
+
+
 app = web.Application()
 app.add_routes([web.route("*", "/echo", echo), web.get("/sse", sse), web.get("/bytes", many_bytes),
-                web.get("/wait", wait), web.get("/ws", ws), web.get("/cookies", cookies)])
+                web.get("/wait", wait), web.get("/ws", ws), web.get("/cookies", cookies),
+                web.get("/broken", broken)])
 
 if __name__ == "__main__":
     web.run_app(app, host="127.0.0.1", port=int(sys.argv[1]), print=lambda *a: print("listening", flush=True),

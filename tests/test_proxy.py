@@ -211,6 +211,19 @@ def test_set_cookie_headers_pass_and_are_not_kept(proxy_env, backends):
         reg.close()
 
 
+def test_a_body_cut_short_reaches_the_client_cut_short(proxy_env, backends):
+    web = backends()
+    reg = register("shop", [ready("shop.localhost", "web", web.port)])
+    try:
+        out = subprocess.run(["curl", "-sS", f"http://shop.localhost:{proxy_env.http_port}/broken"],
+                             capture_output=True, text=True)
+        assert out.stdout.startswith("the beginning of a body")
+        assert out.returncode == 18, out  # "transfer closed": never a short body that looks whole
+        assert echo(proxy_env.http_port, "shop.localhost")["name"] == "backend"  # and the proxy carries on
+    finally:
+        reg.close()
+
+
 def test_503_page_while_a_service_is_not_answering(proxy_env, backends):
     port_free = free_port()
     lines = ["compiling…", "<script>alert(1)</script>"]

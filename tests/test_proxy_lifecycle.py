@@ -186,6 +186,23 @@ def test_a_taken_port_falls_back_and_the_url_says_so(stack_factory, proxy_env, m
         held.close()
 
 
+def test_a_proxy_that_cannot_start_leaves_the_direct_urls(stack_factory, proxy_env, monkeypatch):
+    held = socket.socket()
+    held.bind(("127.0.0.1", 0))
+    held.listen()
+    monkeypatch.setenv("LOCALD_HTTP_PORT", str(held.getsockname()[1]))
+    s = make(stack_factory, "p")
+    try:
+        s.locald("up", "-d", check=True)
+        assert s.status()["web"]["public_url"] is None
+        log = (s.state_dir / "supervisor.log").read_text()
+        assert (f"named URLs are off for this run: the proxy did not start: the proxy cannot listen for http on "
+                f"{held.getsockname()[1]}") in log
+    finally:
+        s.locald("down")
+        held.close()
+
+
 def test_named_urls_can_be_turned_off(stack_factory, proxy_env, monkeypatch):
     monkeypatch.setenv("LOCALD_PROXY", "off")
     s = make(stack_factory, "p")

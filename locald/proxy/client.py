@@ -59,7 +59,13 @@ class Registration:
         """Register these routes (HostTaken when another project serves one of the hosts), then keep
         them registered until close()."""
         self.routes = routes
-        self._claim()
+        try:
+            self._claim()
+        except HostTaken:
+            raise
+        except LocaldError:  # the proxy went away since open(): once more, with a new one
+            self._connect()
+            self._claim()
         self._thread = threading.Thread(target=self._listen, daemon=True, name="proxy-registration")
         self._thread.start()
 
@@ -113,8 +119,11 @@ class Registration:
 
     def _ask(self, message: dict) -> dict:
         """A request and its reply; only used while no listener thread reads the connection."""
-        self._send(message)
-        line = self._reader.readline()
+        try:
+            self._send(message)
+            line = self._reader.readline()
+        except OSError:
+            line = b""
         if not line:
             raise LocaldError(f"the proxy closed the connection (log: {daemon.path(daemon.LOG)})")
         reply = json.loads(line)

@@ -78,7 +78,7 @@ def connect(avoid: frozenset[int] = frozenset(), timeout: float = START_TIMEOUT)
             return sock
         if proc.poll() is not None and not is_running():
             if proc.returncode != EXIT_BUSY:
-                raise LocaldError(f"the proxy for named URLs did not start:\n  {log_tail()}")
+                raise LocaldError(f"the proxy did not start: {log_tail(1)} (log: {path(LOG)})")
             proc = spawn(avoid)  # it lost the race to a proxy that was just leaving: try again
         time.sleep(0.02)
     raise LocaldError(f"the proxy for named URLs did not answer within {timeout:g}s (log: {path(LOG)})")
@@ -99,11 +99,13 @@ def spawn(avoid: frozenset[int] = frozenset()) -> subprocess.Popen:
     return proc
 
 
-def log_tail(lines: int = 8) -> str:
+def log_tail(lines: int = 3) -> str:
+    """The proxy's last words, without the log's time and pid prefix."""
     try:
-        return "\n  ".join(path(LOG).read_text(errors="replace").splitlines()[-lines:])
+        tail = path(LOG).read_text(errors="replace").splitlines()[-lines:]
     except OSError:
         return "(no log)"
+    return "\n  ".join(line.split("] ", 1)[-1] for line in tail)
 
 
 def request(message: dict, timeout: float = 5.0) -> dict | None:

@@ -193,8 +193,6 @@ async def serve() -> int:
 def _run(coroutine):
     """uvloop when it is installed (it serves about a third more requests per second), else asyncio's loop."""
     try:
-        if os.environ.get("AB_NO_UVLOOP"):
-            raise ImportError
         import uvloop
     except ImportError:
         return asyncio.run(coroutine)
