@@ -224,6 +224,45 @@ def test_a_body_cut_short_reaches_the_client_cut_short(proxy_env, backends):
         reg.close()
 
 
+async def _hammer_then_hang_up(port: int, host: str, connections: int, seconds: float) -> int:
+    """Like wrk: keep-alive connections asking as fast as they can, all closed when time is up, with
+    requests still on their way. Returns how many answers came back."""
+    answers = 0
+    request = f"GET /echo HTTP/1.1\r\nHost: {host}\r\n\r\n".encode()
+
+    async def one(deadline: float) -> None:
+        nonlocal answers
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        try:
+            while True:
+                writer.write(request)
+                if asyncio.get_running_loop().time() > deadline:
+                    return  # hang up with this request unanswered
+                head = await reader.readuntil(b"\r\n\r\n")
+                length = int(head.lower().split(b"content-length:")[1].split(b"\r\n")[0])
+                await reader.readexactly(length)
+                answers += 1
+        finally:
+            writer.close()
+
+    deadline = asyncio.get_running_loop().time() + seconds
+    await asyncio.gather(*(one(deadline) for _ in range(connections)))
+    return answers
+
+
+def test_clients_that_leave_early_are_no_error(proxy_env, backends):
+    web = backends()
+    reg = register("shop", [ready("shop.localhost", "web", web.port)])
+    try:
+        for _ in range(6):  # the race (a hang-up just as the answer comes) needs many tries to show
+            assert asyncio.run(_hammer_then_hang_up(proxy_env.http_port, "shop.localhost", 200, 0.5)) > 0
+        time.sleep(0.5)
+        assert echo(proxy_env.http_port, "shop.localhost")["name"] == "backend"
+        assert "Error handling request" not in proxy_env.log()
+    finally:
+        reg.close()
+
+
 def test_503_page_while_a_service_is_not_answering(proxy_env, backends):
     port_free = free_port()
     lines = ["compiling…", "<script>alert(1)</script>"]

@@ -113,16 +113,17 @@ class Forwarder:
             drop = _hop_by_hop(upstream.headers)
             response = web.StreamResponse(status=upstream.status, reason=upstream.reason, headers=CIMultiDict(
                 (k, v) for k, v in upstream.headers.items() if k.lower() not in drop))
-            await response.prepare(request)
             try:
+                await response.prepare(request)
                 async for chunk in upstream.content.iter_any():  # as it arrives: SSE is never held back
                     await response.write(chunk)
+                await response.write_eof()
+            except ConnectionResetError:  # the client left (aiohttp's own reset error is one too): fine
+                pass
             except ClientError as exc:
                 log.info("%s: the service broke off its response: %r", host, exc)
                 if request.transport is not None:  # the client must see a broken body, not a short one
                     request.transport.close()
-                return response
-            await response.write_eof()
             return response
 
     # --- WebSocket ----------------------------------------------------------------------------------
