@@ -72,10 +72,11 @@ def wrk(port: int, connections: int, seconds: float, path: str = "/") -> dict[st
     for pct in ("50", "99"):
         value, unit = re.search(rf"^\s+{pct}%\s+([\d.]+)(us|ms|s)\s*$", out, re.M).groups()
         lat[pct] = float(value) * _UNITS[unit]
-    errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
-    if errors:
-        raise SystemExit(f"wrk saw {errors.group(1)} error responses on port {port}:\n{out}")
-    return {"rps": rps, "p50": lat["50"], "p99": lat["99"]}
+    # an overloaded backend (http.server listens with a backlog of 5) times out or fails some requests
+    bad = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    timeouts = re.search(r"Socket errors:.* timeout (\d+)", out)
+    failed = (int(bad.group(1)) if bad else 0) + (int(timeouts.group(1)) if timeouts else 0)
+    return {"rps": rps, "p50": lat["50"], "p99": lat["99"], "failed": failed}
 
 
 def download(port: int) -> float:
@@ -185,7 +186,7 @@ def main() -> None:
         return statistics.median(r[field] for r in results[key])
 
     print(f"bench_proxy: medians of {args.rounds} rounds, wrk {args.duration:g}s per run")
-    print(f"{'backend':8} {'conns':>5} {'subject':8} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8}  ratios")
+    print(f"{'backend':8} {'conns':>5} {'subject':8} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'failed':>6}  ratios")
     for backend in ("fast", "devsrv"):
         for conns in (1, 50):
             direct = med((backend, conns, "direct"), "rps")
@@ -193,12 +194,13 @@ def main() -> None:
             for subject in subjects:
                 key = (backend, conns, subject)
                 rps, p50, p99 = med(key, "rps"), med(key, "p50"), med(key, "p99")
+                failed = sum(r["failed"] for r in results[key])
                 ratio = f"{rps / direct:5.0%} of direct"
                 if subject == "locald":
                     ratio += f", {rps / caddy_rps:5.0%} of caddy"
                 if subject != "direct":
                     ratio += f", +{p50 - med((backend, conns, 'direct'), 'p50'):.2f} ms p50"
-                print(f"{backend:8} {conns:5} {subject:8} {rps:9.0f} {p50:8.2f} {p99:8.2f}  {ratio}")
+                print(f"{backend:8} {conns:5} {subject:8} {rps:9.0f} {p50:8.2f} {p99:8.2f} {failed:6}  {ratio}")
     mbs = {s: statistics.median(v) for s, v in speeds.items()}
     print("100 MB download: " + ", ".join(f"{s} {v:.0f} MB/s" for s, v in mbs.items())
           + f"  (locald {mbs['locald'] / mbs['caddy']:.0%} of caddy, {mbs['locald'] / mbs['direct']:.0%} of direct)")
