@@ -55,6 +55,9 @@ def test_two_projects_by_host_with_forwarded_headers(proxy_env, backends):
         out = subprocess.run(["curl", "-sS", f"http://api.shop.localhost:{port}/echo"], capture_output=True,
                              text=True, check=True).stdout
         assert json.loads(out)["name"] == "shop-api"
+        _, get_headers, get_body = request(port, "shop.localhost", "/cookies")
+        status, head_headers, head_body = request(port, "shop.localhost", "/cookies", method="HEAD")
+        assert (status, head_body) == (200, b"") and head_headers["Content-Length"] == str(len(get_body))
         status, _, body = request(port, "nope.localhost")
         assert status == 404
         page = body.decode()

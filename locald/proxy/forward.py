@@ -173,8 +173,8 @@ class Forwarder:
         scheme = request.scheme
         port = self.ports[scheme]
         suffix = "" if port == {"http": 80, "https": 443}[scheme] else f":{port}"
-        hosts = [(f"{scheme}://{h}{suffix}/", owner.project, self.table.lookup(h)[0].service)
-                 for h, owner in self.table.hosts()]
+        hosts = [(f"{scheme}://{route.host}{suffix}/", owner.project, route.service)
+                 for route, owner in self.table.entries()]
         return web.Response(status=404, text=pages.not_found(host, hosts), content_type="text/html")
 
     async def unavailable(self, host: str, route: Route, owner, why: str = "") -> web.Response:

@@ -69,9 +69,9 @@ class RouteTable:
     def lookup(self, host: str) -> tuple[Route, Any] | None:
         return self._by_host.get(host)
 
-    def hosts(self) -> list[tuple[str, Any]]:
-        """(host, owner), sorted by host."""
-        return sorted(((h, o) for h, (_, o) in self._by_host.items()), key=lambda item: item[0])
+    def entries(self) -> list[tuple[Route, Any]]:
+        """(route, owner) of every host, sorted by host."""
+        return [self._by_host[host] for host in sorted(self._by_host)]
 
     def __len__(self) -> int:
         return len(self._by_host)

@@ -109,15 +109,17 @@ class Control:
             writer.close()
             self.idle()
 
-    def handle(self, registration: Registration, message: dict) -> None:
+    def handle(self, registration: Registration, message) -> None:
+        if not isinstance(message, dict):
+            registration.send({"error": "a request is a JSON object"})
+            return
         if "re" in message:
             registration.answered(message)
             return
         op = message.get("op")
         if op == "info":
             registration.send({"pid": os.getpid(), **{f"{k}_port": v for k, v in self.ports.items()},
-                               "routes": [{**r.as_dict(), "project": o.project}
-                                          for h, o in self.table.hosts() for r in [self.table.lookup(h)[0]]]})
+                               "routes": [{**r.as_dict(), "project": o.project} for r, o in self.table.entries()]})
         elif op == "claim":
             registration.project = str(message.get("project", "?"))
             registration.root = str(message.get("root", "?"))
@@ -126,7 +128,11 @@ class Control:
             except HostTaken as exc:
                 registration.send({"error": str(exc)})
                 return
-            log.info("%s: %s", registration.project, ", ".join(h for h, o in self.table.hosts() if o is registration))
+            except (KeyError, TypeError, ValueError, AttributeError) as exc:
+                registration.send({"error": f"malformed routes: {exc!r}"})
+                return
+            log.info("%s: %s", registration.project,
+                     ", ".join(r.host for r, o in self.table.entries() if o is registration) or "no routes")
             registration.send({"ok": True})
         elif op == "state":
             self.table.set_state(registration, str(message.get("service")), str(message.get("state")))
