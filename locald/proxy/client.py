@@ -52,7 +52,10 @@ class Registration:
 
     def open(self) -> dict[str, int]:
         """Connect, starting the proxy if none runs. The proxy's ports: {"http": n, "https": n}."""
-        self._connect()
+        try:
+            self._connect()
+        except LocaldError:  # we may have met a proxy on its way out: the next one will answer
+            self._connect()
         return self.ports
 
     def claim(self, routes: list[Route]) -> None:
