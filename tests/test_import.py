@@ -10,10 +10,12 @@ from pathlib import Path
 
 import pytest
 import tomli
+import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from locald.compose import frontend, toml_writer
+from locald.compose import frontend, provenance, toml_writer
+from locald.compose.fileformat import escape_all, unescape_all
 from locald.compose.importer import ImportRefused, convert, import_compose, locald_name, relative_paths
 from locald.config import check_source
 from locald.config.source import load_text
@@ -70,6 +72,32 @@ def test_build_maps_context_dockerfile_args_and_keeps_the_rest_in_compose(tmp_pa
     assert plain["build"] == "."
 
 
+def test_a_remote_build_context_reaches_compose_as_the_url():
+    url = "https://github.com/x/y.git#main:dir"
+    s = service({"app": {"build": {"context": url, "dockerfile": "Dockerfile"}}})
+    assert s["build"] == url
+    assert s["compose"] == {"build": {"context": url}}  # the translator reads `build` as a local directory
+
+
+def test_an_empty_dockerfile_stays_empty():
+    """Compose prints `dockerfile: Dockerfile` unless the file set it empty (`dockerfile: ${UNSET}`)."""
+    s = service({"app": {"build": {"context": "/srv/demo"}}})
+    assert s["build"] == "." and s["compose"] == {"build": {"dockerfile": ""}}
+    inline = service({"app": {"build": {"context": "/srv/demo", "dockerfile_inline": "FROM x"}}})
+    assert inline["compose"] == {"build": {"dockerfile_inline": "FROM x"}}
+
+
+def test_bind_paths_of_another_system_go_to_compose_untouched(tmp_path):
+    vols = [{"type": "bind", "source": "C:\\data", "target": "/data", "bind": {"create_host_path": True}},
+            {"type": "bind", "source": str(tmp_path / "src"), "target": "/src", "bind": {"create_host_path": True}},
+            {"type": "volume", "source": "cache", "target": "/cache", "volume": {}}]
+    result = imported({"app": {"image": "x", "volumes": vols}}, out_dir=tmp_path)
+    s = result.doc["services"]["app"]
+    assert "volumes" not in s
+    assert s["compose"]["volumes"] == [vols[0], "./src:/src", "cache:/cache"]
+    assert "another system" in result.notes["app"][0]
+
+
 def test_build_args_without_value_stay_in_list_form():
     s = service({"app": {"build": {"context": "/srv/demo", "args": {"A": "1", "B": None}}}})
     assert s["compose"]["build"]["args"] == ["A=1", "B"]
@@ -80,15 +108,43 @@ def test_environment_becomes_env_and_unset_variables_keep_list_form():
     s = result.doc["services"]["app"]
     assert s["env"] == {"A": "1", "B": ""}
     assert s["compose"]["environment"] == ["A=1", "B=", "UNSET"]
-    assert "UNSET" in result.notes["app"][0]
+    assert "UNSET without a value" in result.notes["app"][0]
+
+
+@pytest.mark.parametrize("template, expected, used", [
+    ("plain $$5", "plain $5", set()),
+    ("$A-${A}", "a-a", {"A"}),
+    ("${UNSET}", "", set()),
+    ("${UNSET:-x${A}y}", "xay", {"A"}),
+    ("${UNSET-d}|${EMPTY-d}|${EMPTY:-d}", "d||d", {"EMPTY"}),
+    ("${A:+alt}|${EMPTY+alt}|${EMPTY:+alt}|${UNSET+alt}", "alt|alt||", set()),
+    ("${A:?needed}", "a", {"A"}),
+])
+def test_interpolation_follows_compose_and_knows_which_variables_went_in(template, expected, used):
+    found = provenance.expand(template, {"A": "a", "EMPTY": ""})
+    assert (found.value, found.used) == (expected, used)
+
+
+@pytest.mark.parametrize("template", ["$", "${", "${A", "${A:x}", "$-", "${UNSET?gone}"])
+def test_templates_compose_would_refuse_are_not_followed(template):
+    assert provenance.expand(template, {"A": "a"}) is None
+
+
+def test_env_files_map_to_env_file_and_optional_ones_stay_in_compose(tmp_path):
+    required = [{"path": str(tmp_path / "a.env"), "required": True}]
+    assert service({"app": {"image": "x", "env_file": required}}, out_dir=tmp_path)["env_file"] == ["./a.env"]
+    optional = required + [{"path": str(tmp_path / "b.env"), "required": False}]
+    s = service({"app": {"image": "x", "env_file": optional}}, out_dir=tmp_path)
+    assert "env_file" not in s and s["compose"]["env_file"] == [{"path": "./a.env", "required": True},
+                                                              {"path": "./b.env", "required": False}]
 
 
 def test_dollar_is_literal_in_locald_toml():
-    model = frontend.ComposeModel(frontend.literal({"name": "d", "services": {"app": {
+    model = frontend.ComposeModel(unescape_all({"name": "d", "services": {"app": {
         "image": "x", "environment": {"PRICE": "$$5"}, "command": ["sh", "-c", "echo $$HOME"]}}}), [], Path("/"))
     s = tomli.loads(convert(model, Path("/srv")).text)["services"]["app"]
     assert s["env"]["PRICE"] == "$5" and s["command"][2] == "echo $HOME"
-    assert frontend.escaped(frontend.literal("a$$b $$$$")) == "a$$b $$$$"
+    assert escape_all(unescape_all(["a$$b $$$$"])) == ["a$$b $$$$"]
 
 
 def port(target, published=None, **kw):
@@ -273,8 +329,14 @@ def test_a_rename_that_collides_is_refused_clearly():
 
 
 def test_a_service_without_image_or_build_is_refused():
-    with pytest.raises(ImportRefused, match="neither `image` nor `build`"):
-        convert(project({"llm": {"provider": {"type": "model"}}}), Path("/srv"))
+    with pytest.raises(ImportRefused, match="service 'side' has neither `image` nor `build`"):
+        convert(project({"side": {"command": ["true"]}}), Path("/srv"))
+
+
+def test_a_provider_service_is_refused_as_not_supported_yet_by_name():
+    with pytest.raises(ImportRefused, match=r"service 'database' uses compose's `provider` \(awesomecloud\), "
+                                            "which is not supported yet"):
+        convert(project({"app": {"image": "x"}, "database": {"provider": {"type": "awesomecloud"}}}), Path("/srv"))
 
 
 def test_a_project_without_services_is_refused():
@@ -342,12 +404,49 @@ def test_yaml_1_2_scalars_are_read_as_compose_reads_them(engine, fixture_copy):
 def test_interpolation_from_the_environment_and_dot_env(engine, fixture_copy):
     d = fixture_copy("interpolation")
     env = {k: v for k, v in os.environ.items() if k != "UNSET_VARIABLE_FOR_TEST"} | {"APP_PORT": "6006"}
-    s = import_compose(workdir=d, env=env).doc["services"]["app"]
+    result = import_compose(workdir=d, env=env)
+    s = result.doc["services"]["app"]
     assert s["image"] == "debian:bookworm-slim"
-    assert s["env"] == {"FROM_DOT_ENV": "from-dot-env", "WITH_DEFAULT": "fallback", "EMPTY_KEEPS": "",
-                        "EMPTY_DEFAULTS": "used", "ALT": "set", "NESTED": "from-dot-env", "LITERAL": "cost: $5"}
+    # Only text of the compose file is written: defaults, alternates, literals, empty variables.
+    assert s["env"] == {"WITH_DEFAULT": "fallback", "EMPTY_KEEPS": "", "EMPTY_DEFAULTS": "used", "ALT": "set",
+                        "LITERAL": "cost: $5"}
+    assert "FROM_DOT_ENV" in s["compose"]["environment"]  # ${FROM_DOT_ENV}: read again when the container starts
+    assert "NESTED" not in str(s) and "from-dot-env" not in result.text
     assert s["command"] == ["sh", "-c", "echo $HOME and ${NOT_INTERPOLATED} && sleep infinity"]
     assert s["port"] == 6006
+    assert result.resolved == {"FROM_DOT_ENV": "the project's .env", "EMPTY_IN_DOT_ENV": "the project's .env",
+                               "APP_PORT": "your environment", "IMAGE_TAG": "the project's .env"}
+
+
+def test_secrets_stay_out_of_locald_toml(engine, fixture_copy):
+    """Issue 8 item 6: env files stay references, `${KEY}` and `- KEY` stay variables, a value made from
+    another variable is left out with a note; nothing from the caller's environment or .env is written."""
+    d = fixture_copy("env-secrets")
+    docker_config = os.environ.get("DOCKER_CONFIG") or os.path.expanduser("~/.docker")  # where the plugin is
+    env = dict(os.environ, API_TOKEN="tok-from-shell", HOME="/home/someone", DOCKER_CONFIG=docker_config)
+    result = import_compose(workdir=d, env=env)
+    for secret in ("tok-from-shell", "/home/someone", "from-dot-env-secret", "npm-dot-env-token", "env-file-secret"):
+        assert secret not in result.text
+    api, worker = result.doc["services"]["api"], result.doc["services"]["worker"]
+    assert api["env_file"] == ["./secrets.env"]
+    assert api["env"] == {"APP_NAME": "shop", "LOG_LEVEL": "debug"}
+    assert api["compose"]["environment"] == ["HOME", "API_TOKEN", "APP_NAME=shop", "LOG_LEVEL=debug"]
+    assert any("DATABASE_URL (postgres://app:${DB_PASSWORD}@db/app) left out" in n for n in result.notes["api"])
+    assert worker["compose"]["build"]["args"] == ["NODE_VERSION=20", "NPM_TOKEN"]
+    assert any("NPM_TOKEN came from the project's .env" in n for n in result.notes["worker"])
+    assert result.resolved == {"API_TOKEN": "your environment", "DB_PASSWORD": "the project's .env",
+                               "NPM_TOKEN": "the project's .env"}
+    assert result.unwritten == {"api": ["HOME", "API_TOKEN", "DATABASE_URL"], "worker": ["NPM_TOKEN"]}
+
+
+def test_cli_says_which_variables_it_resolved_and_from_where(engine, fixture_copy):
+    d = fixture_copy("env-secrets")
+    done = run_locald("import", "compose", cwd=d, env=dict(os.environ, API_TOKEN="tok-from-shell"))
+    assert done.returncode == 0, done.stderr
+    resolved = [line for line in done.stderr.splitlines() if line.startswith("resolved ")]
+    assert resolved == ["resolved ${API_TOKEN} from your environment", "resolved ${DB_PASSWORD} from the project's .env",
+                        "resolved ${NPM_TOKEN} from the project's .env"]
+    assert "tok-from-shell" not in (d / "locald.toml").read_text() + done.stderr
 
 
 def test_anchors_and_merge_keys(engine, fixture_copy):
@@ -355,6 +454,49 @@ def test_anchors_and_merge_keys(engine, fixture_copy):
     assert doc["worker"]["env"] == {"LANG": "C.UTF-8", "TZ": "UTC"}
     assert doc["api"]["env"] == {"LANG": "C.UTF-8", "ROLE": "api", "TZ": "UTC"}
     assert doc["api"]["compose"]["logging"] == {"driver": "json-file", "options": {"max-size": "10m"}}
+
+
+def test_build_ssh_keys_are_read_from_composes_yaml_output(engine, fixture_copy):
+    """`config --format json` fails on an ssh key with a path (Compose 2.40): the front end falls back to
+    YAML instead of reporting that Compose "cannot load" the file."""
+    s = import_compose(workdir=fixture_copy("build-ssh")).doc["services"]["app"]
+    assert s["build"] == "."
+    assert sorted(s["compose"]["build"]["ssh"]) == ["default", "deploy=./keys/deploy_ed25519"]  # in no fixed order
+    assert s["compose"]["cpus"] == 0.00001  # YAML 1.2's 1e-05, a float
+
+
+def test_remote_contexts_and_windows_binds_are_exported_as_written(engine, fixture_copy, tmp_path):
+    from locald.compose.export import export_project
+    from locald.config import load_project
+
+    for name in ("remote-build", "windows-paths"):
+        d = fixture_copy(name)
+        (d / "locald.toml").write_text(import_compose(workdir=d).text)
+        doc = yaml.safe_load(export_project(load_project(d / "locald.toml"), tmp_path / name / "out.yaml")[0])
+        services = doc["services"]
+        if name == "remote-build":
+            assert services["from-https"]["build"]["context"] == "https://github.com/docker/getting-started.git#main:app"
+            assert services["from-ssh"]["build"]["context"] == "git@github.com:docker/getting-started.git#main"
+            assert services["unset-dockerfile"]["build"]["dockerfile"] == ""
+        else:
+            sources = [v["source"] for v in services["app"]["volumes"][:4]]
+            assert sources == ["C:\\data", "c:/forward/slashes", "\\\\server\\share", "D:\\"]
+
+
+def test_empty_resource_names_stay_empty(engine, fixture_copy):
+    compose = import_compose(workdir=fixture_copy("empty-names")).doc["compose"]
+    assert compose["networks"] == {"front": {"name": ""}, "outside": {"external": True, "name": ""}}
+    assert compose["volumes"] == {"data": {"name": ""}, "shared": {"external": True, "name": ""}}
+    assert compose["secrets"]["token"] == {"name": "", "file": "./token.txt"}
+    assert compose["configs"]["settings"] == {"name": "", "file": "./settings.ini"}
+
+
+def test_cli_refuses_a_provider_service_by_name(engine, fixture_copy):
+    d = fixture_copy("provider")
+    done = run_locald("import", "compose", cwd=d)
+    assert done.returncode == 1 and "Traceback" not in done.stderr
+    assert "service 'database' uses compose's `provider` (awesomecloud), which is not supported yet" in done.stderr
+    assert not (d / "locald.toml").exists()
 
 
 def test_cli_writes_a_file_that_validates_and_refuses_to_overwrite(engine, fixture_copy):
@@ -399,3 +541,36 @@ def test_python_m_locald_runs_the_import_without_python_on_whales(engine, fixtur
     done = subprocess.run([sys.executable, "-c", code], cwd=d, capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
     assert 'profiles = ["debug"]' in done.stdout
+
+
+# --- the module map: one mapping, no import circle (issue 9) -------------------------------------------------
+
+def _modules_after_import(module: str) -> set[str]:
+    import subprocess
+
+    code = f"import sys, {module}; print('\\n'.join(sorted(sys.modules)))"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=True)
+    return set(done.stdout.split())
+
+
+def test_the_mapping_tables_import_nothing_from_config():
+    loaded = _modules_after_import("locald.compose.mapping")
+    assert not {m for m in loaded if m.startswith("locald.config")}
+
+
+def test_adoption_does_not_go_through_the_importer():
+    """config → compose.adopt → compose.importer → config was a circle: adoption needs only the mapping."""
+    loaded = _modules_after_import("locald.compose.adopt")
+    assert "locald.compose.importer" not in loaded and "locald.compose.mapping" in loaded
+
+
+def test_no_private_name_is_imported_from_another_module():
+    import ast
+
+    found = []
+    for path in [*(ROOT / "locald").rglob("*.py"), *(ROOT / "compat").rglob("*.py")]:
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            if isinstance(node, ast.ImportFrom) and node.module != "__future__":
+                found += [f"{path.relative_to(ROOT)}:{node.lineno}: {a.name}" for a in node.names
+                          if a.name.startswith("_") and not a.name.startswith("__")]
+    assert found == []

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import uuid
@@ -47,3 +48,39 @@ def test_imported_stack_comes_up_in_order_and_goes_down(tmp_path):
     finally:
         s.cleanup(engine=True)
         subprocess.run(["docker", "volume", "rm", "-f", f"{name}_db-data"], capture_output=True)
+
+
+def test_values_kept_out_of_locald_toml_still_reach_the_container(tmp_path):
+    """Issue 8 item 6: the env file stays a reference and `${TOKEN}` / `- GREETING` stay variables, so
+    locald.toml holds no secret and the container still gets them, from the environment of `locald up`."""
+    name = f"ltest-import-env-{uuid.uuid4().hex[:6]}"
+    (tmp_path / "compose.yaml").write_text(f"""name: {name}
+services:
+  app:
+    image: debian:bookworm-slim
+    command: ["sleep", "infinity"]
+    env_file: [app.env]
+    environment:
+      - GREETING
+      - TOKEN=${{TOKEN}}
+""")
+    (tmp_path / "app.env").write_text("FROM_FILE=file-secret\n")
+    env = dict(os.environ, TOKEN="token-when-importing", GREETING="hello")
+    imported = subprocess.run([*LOCALD, "import", "compose"], cwd=tmp_path, capture_output=True, text=True, env=env)
+    assert imported.returncode == 0, imported.stderr
+    assert "resolved ${TOKEN} from your environment" in imported.stderr
+    toml = (tmp_path / "locald.toml").read_text()
+    assert not any(secret in toml for secret in ("token-when-importing", "hello", "file-secret"))
+
+    s = Stack(tmp_path, name)
+    try:
+        up = subprocess.run([*LOCALD, "up", "-d"], cwd=tmp_path, capture_output=True, text=True, timeout=180,
+                            stdin=subprocess.DEVNULL, env=env | {"TOKEN": "token-at-up"})
+        assert up.returncode == 0, up.stderr
+        (container,) = s.containers()
+        seen = subprocess.run(["docker", "exec", container, "env"], capture_output=True, text=True).stdout.split()
+        assert {"TOKEN=token-at-up", "GREETING=hello", "FROM_FILE=file-secret"} <= set(seen)
+        s.locald("down", check=True)
+        s.assert_nothing_left(engine=True)
+    finally:
+        s.cleanup(engine=True)

@@ -38,6 +38,7 @@ from . import config_cmds, stack_cmds  # noqa: E402,F401  (registers commands)
 from . import import_cmds  # noqa: E402,F401  (registers `import compose`)
 from . import compose_cmds  # noqa: E402,F401  (registers `export compose`)
 from . import proxy_cmds  # noqa: E402,F401  (registers `trust`)
+from . import swarm_cmds  # noqa: E402,F401  (registers `deploy swarm`; --target swarm, status/down --swarm)
 
 
 def main() -> None:

@@ -27,10 +27,15 @@ def import_compose_cmd(obj: Obj, files: tuple[str, ...], output: str | None, for
 
     FILES are merged in order as `docker compose -f A -f B` merges them (none: compose.yaml,
     docker-compose.yml, … and the override file, as Docker Compose finds them). Docker Compose
-    itself reads them (`docker compose config`), so `extends`, `include`, `env_file`, anchors,
-    profiles (all of them) and ${VAR:-default} behave exactly as in `docker compose up`; values are
-    interpolated from this shell and the project's .env now. Keys locald has no equivalent for are
-    kept verbatim in each service's `compose` table, so nothing is lost.
+    itself reads them (`docker compose config`), so `extends`, `include`, anchors, profiles (all of
+    them) and ${VAR:-default} behave exactly as in `docker compose up`. Keys locald has no
+    equivalent for are kept verbatim in each service's `compose` table, so nothing is lost.
+
+    Secrets stay out of locald.toml: env files stay `env_file` references, `${KEY}` (and a variable
+    without a value) stays a variable Compose reads when the container starts, and an environment
+    value made from other variables is left out with a note. Variables used elsewhere (an image
+    tag, a port) are resolved now from this shell and the project's .env; each is named on stderr
+    with where it came from.
     """
     from ..compose.importer import import_compose
 
@@ -44,6 +49,8 @@ def import_compose_cmd(obj: Obj, files: tuple[str, ...], output: str | None, for
 
     for warning in imported.warnings:
         click.echo(f"compose: {warning}", err=True)
+    for variable, origin in imported.resolved.items():
+        click.echo(f"resolved ${{{variable}}} from {origin}", err=True)
     for name, notes in imported.notes.items():
         for note in notes:
             click.echo(f"{name}: {note}", err=True)

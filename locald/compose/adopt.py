@@ -3,8 +3,8 @@
 The compose file stays the source of truth. Compose loads it (frontend), and each of its services
 becomes a ContainerService with `adopted=True` and `compose` = its full normalised definition, which
 the translator emits as is. The locald fields (image, depends_on, health_check, port) are mapped
-with the importer's rules so the coordinator can order and health-gate them and host processes can
-`depends_on` them and read `${services.NAME.port}`.
+by the same rules as the import (`mapping`) so the coordinator can order and health-gate them and
+host processes can `depends_on` them and read `${services.NAME.port}`.
 """
 
 from __future__ import annotations
@@ -18,7 +18,9 @@ from typing import Any
 from ..config.model import ContainerService, build_service
 from ..errors import Problem
 from . import frontend
-from .importer import RESOURCES, ImportRefused, _Context, _resources, map_service
+from .fileformat import escape_all
+from .mapping import (RESOURCES, ImportRefused, MappingContext, map_service, top_level_resources,
+                      with_empty_dockerfile)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -40,14 +42,14 @@ def _load(root: str, files: tuple[str, ...], profiles: tuple[str, ...], stamps: 
     model = frontend.load(files, profiles, root)  # ComposeLoadError (a LocaldError) when Compose refuses
     project = model.data.get("name") or ""
     services: dict[str, ContainerService] = {}
-    ctx = _Context(set(model.services), {})
+    ctx = MappingContext(set(model.services), {})
     for name, svc in model.services.items():
         table, _notes = map_service(name, svc, ctx)
         table.pop("compose", None)
         service = build_service(name, {"type": "container", **table})
         # `compose` in the form Compose prints (`$` escaped): the translator emits it as it is.
-        services[name] = dataclasses.replace(service, adopted=True, compose=frontend.escaped(svc))
-    return Adoption(services, _resources(model.data, project, lambda p: p), files)
+        services[name] = dataclasses.replace(service, adopted=True, compose=escape_all(with_empty_dockerfile(svc)))
+    return Adoption(services, top_level_resources(model.data, project, lambda p: p), files)
 
 
 def load_adoption(compose: dict, root: Path) -> Adoption:

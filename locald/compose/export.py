@@ -11,7 +11,8 @@ from pathlib import Path
 
 from ..config.model import Project
 from ..plan import Plan, make_plan
-from .translate import to_compose, yaml_text
+from .fileformat import dump_yaml
+from .translate import to_compose
 
 HEADER = ("# Exported by `locald export compose` from {file}.\n"
           "# Container services only{processes}. Start with: docker compose -f {name} up -d --wait\n")
@@ -25,7 +26,7 @@ def export_compose(plan: Plan, base_dir: Path | None = None, file_name: str = "c
     processes = [s.name for s in plan.project.processes]
     header = HEADER.format(file=plan.project.file.name, name=file_name,
                            processes=f"; host processes left out: {', '.join(processes)}" if processes else "")
-    text = header + yaml_text(doc)
+    text = header + dump_yaml(doc)
     return text, warnings
 
 
@@ -60,11 +61,17 @@ def _warnings(plan: Plan) -> list[str]:
     return out
 
 
-def export_project(project: Project, output: Path | None) -> tuple[str, list[str]]:
-    """The CLI's entry: plan (no port probing), translate, YAML."""
+def export_plan(project: Project) -> Plan:
+    """The plan an export starts from: no port probing, images' exposed ports when an engine knows
+    them, last run's ports."""
     from ..runtime.containers.images import known_exposed_ports
     from ..runtime.state import read_ports
 
-    plan = make_plan(project, known_exposed_ports(project), read_ports(project.state_dir), check_free=False)
+    return make_plan(project, known_exposed_ports(project), read_ports(project.state_dir), check_free=False)
+
+
+def export_project(project: Project, output: Path | None) -> tuple[str, list[str]]:
+    """The CLI's entry: plan, translate, YAML."""
+    plan = export_plan(project)
     base = output.resolve().parent if output else None
     return export_compose(plan, base_dir=base, file_name=output.name if output else "compose.yaml")

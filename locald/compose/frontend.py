@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from ..errors import LocaldError
+from .fileformat import unescape_all
 
 ALL_PROFILES = ("*",)
 TIMEOUT = 60
@@ -76,28 +77,6 @@ def default_files(workdir: Path) -> list[str]:
     return found + [n for n in _OVERRIDE_FILES if (workdir / n).is_file()][:1] if found else []
 
 
-def literal(value: Any) -> Any:
-    """Compose's escaped form (`$$`) back to the literal value."""
-    if isinstance(value, str):
-        return value.replace("$$", "$")
-    if isinstance(value, list):
-        return [literal(v) for v in value]
-    if isinstance(value, dict):
-        return {k: literal(v) for k, v in value.items()}
-    return value
-
-
-def escaped(value: Any) -> Any:
-    """The inverse of `literal`: the form Compose reads (and prints)."""
-    if isinstance(value, str):
-        return value.replace("$", "$$")
-    if isinstance(value, list):
-        return [escaped(v) for v in value]
-    if isinstance(value, dict):
-        return {k: escaped(v) for k, v in value.items()}
-    return value
-
-
 _LOG_MSG = re.compile(r'level=(\w+) msg="((?:[^"\\]|\\.)*)"')
 
 
@@ -124,24 +103,74 @@ def _run(cmd: list[str], cwd: Path, env: dict[str, str]) -> subprocess.Completed
 
 def load(files: Sequence[str | os.PathLike] = (), profiles: Sequence[str] = ALL_PROFILES,
          workdir: str | os.PathLike | None = None, env: dict[str, str] | None = None,
-         allow_inconsistent: bool = False, env_files: Sequence[str] | None = None) -> ComposeModel:
+         allow_inconsistent: bool = False, env_files: Sequence[str] | None = None,
+         interpolate: bool = True) -> ComposeModel:
     """Load compose files (merged in order) as Compose does. No files: Compose's default discovery in
     `workdir` (compose.yaml, docker-compose.yml, … plus the override file).
 
     `allow_inconsistent`: when Compose refuses the project only for its consistency checks (e.g.
     `network_mode` together with `networks`), load it anyway and say so in `warnings`.
     `env_files`: instead of the project's `.env` (os.devnull: none), as `docker compose --env-file`.
+    `interpolate=False`: the values as written (`${VAR}` and `$$` kept, env files named, not read).
     """
     workdir = Path(workdir or os.getcwd()).resolve()
+    paths = _files(files, workdir)
+    env = _environment(env)
+    cmd = _command(paths, profiles, env_files) + ["config"] + ([] if interpolate else ["--no-interpolate"])
+
+    done, fmt = _config(cmd, workdir, env)
+    consistent = True
+    if done.returncode != 0 and allow_inconsistent:
+        retry, retry_fmt = _config(cmd + ["--no-consistency"], workdir, env)
+        if retry.returncode == 0:
+            first_error = _split_stderr(done.stderr)[1]
+            done, fmt, consistent = retry, retry_fmt, False
+    warnings, errors = _split_stderr(done.stderr)
+    if done.returncode != 0:
+        raise _refused(paths, workdir, errors)
+    if not consistent:
+        warnings.append("Docker Compose would refuse to run this project as it is: " + "; ".join(first_error)
+                        + " (imported anyway: fix it before `locald up`)")
+    try:
+        data = json.loads(done.stdout) if fmt == "json" else _from_yaml(done.stdout)
+    except ValueError:
+        raise ComposeLoadError(f"`{' '.join(cmd)}` printed something that is not {fmt.upper()}") from None
+    if "models" not in data and any(isinstance(s, dict) and s.get("models") for s in (data.get("services") or {}).values()):
+        data["models"] = _models_from_yaml(cmd + ([] if consistent else ["--no-consistency"]), workdir, env)
+    return ComposeModel(unescape_all(data) if interpolate else data, paths, workdir, warnings, consistent)
+
+
+def interpolation_environment(files: Sequence[str | os.PathLike] = (), workdir: str | os.PathLike | None = None,
+                              env: dict[str, str] | None = None) -> dict[str, str]:
+    """The variables Compose interpolates the project with: `env` (default: this process's
+    environment) and the project's `.env` file, as `docker compose config --environment` prints them."""
+    workdir = Path(workdir or os.getcwd()).resolve()
+    paths = _files(files, workdir)
+    cmd = _command(paths, ALL_PROFILES, None) + ["config", "--environment", "--no-consistency"]
+    done = _run(cmd, workdir, _environment(env))
+    if done.returncode != 0:
+        raise _refused(paths, workdir, _split_stderr(done.stderr)[1])
+    return dict(line.split("=", 1) for line in done.stdout.splitlines() if "=" in line)
+
+
+def _files(files: Sequence[str | os.PathLike], workdir: Path) -> list[Path]:
     paths = [(workdir / f).resolve() for f in files]
     for p in paths:
         if not p.is_file():
             raise ComposeLoadError(f"no such compose file: {p}")
     if not paths and not any((workdir / name).is_file() for name in _DEFAULT_FILES):
         raise ComposeLoadError(f"no compose file in {workdir} (looked for {', '.join(_DEFAULT_FILES)}); name one")
+    return paths
+
+
+def _environment(env: dict[str, str] | None) -> dict[str, str]:
     env = dict(os.environ if env is None else env)
     for name in _IGNORED_ENV:
         env.pop(name, None)
+    return env
+
+
+def _command(paths: list[Path], profiles: Sequence[str], env_files: Sequence[str] | None) -> list[str]:
     cmd = [*compose_command()]
     for p in paths:
         cmd += ["-f", str(p)]
@@ -149,40 +178,60 @@ def load(files: Sequence[str | os.PathLike] = (), profiles: Sequence[str] = ALL_
         cmd += ["--profile", profile]
     for env_file in env_files or ():
         cmd += ["--env-file", str(env_file)]
-    cmd += ["config", "--format", "json"]
+    return cmd
 
-    done = _run(cmd, workdir, env)
-    consistent = True
-    if done.returncode != 0 and allow_inconsistent:
-        retry = _run(cmd + ["--no-consistency"], workdir, env)
-        if retry.returncode == 0:
-            first_error = _split_stderr(done.stderr)[1]
-            done, consistent = retry, False
-    warnings, errors = _split_stderr(done.stderr)
-    if done.returncode != 0:
-        what = ", ".join(str(p) for p in paths) or f"the compose file in {workdir}"
-        reasons = [re.sub(r"^validating [^:]+: ", "", e) for e in errors]  # the file is named once, first
-        raise ComposeLoadError(f"Docker Compose cannot load {what}: " + ("; ".join(reasons) or "no reason given"))
-    if not consistent:
-        warnings.append("Docker Compose would refuse to run this project as it is: " + "; ".join(first_error)
-                        + " (imported anyway: fix it before `locald up`)")
+
+def _refused(paths: list[Path], workdir: Path, errors: list[str]) -> ComposeLoadError:
+    what = ", ".join(str(p) for p in paths) or f"the compose file in {workdir}"
+    reasons = [re.sub(r"^validating [^:]+: ", "", e) for e in errors]  # the file is named once, first
+    return ComposeLoadError(f"Docker Compose cannot load {what}: " + ("; ".join(reasons) or "no reason given"))
+
+
+def _config(cmd: list[str], workdir: Path, env: dict[str, str]) -> tuple[subprocess.CompletedProcess, str]:
+    """`config` as JSON, or as YAML when Compose loads the project but cannot print it as JSON
+    (2.40 writes a `build.ssh` key with a path as invalid JSON and fails; its YAML output works)."""
+    done = _run(cmd + ["--format", "json"], workdir, env)
+    if done.returncode != 0 and any(e.startswith("json: ") for e in _split_stderr(done.stderr)[1]):
+        as_yaml = _run(cmd + ["--format", "yaml"], workdir, env)
+        if as_yaml.returncode == 0:
+            return as_yaml, "yaml"
+    return done, "json"
+
+
+def _from_yaml(text: str) -> dict:
+    """The project from Compose's YAML output, with `build.ssh` keys back in their input form (`ID=PATH`:
+    Compose prints them as `ID: PATH`)."""
+    data = _yaml_load(text)
+    if not isinstance(data, dict):
+        raise ValueError("not a mapping")
+    for service in (data.get("services") or {}).values():
+        build = service.get("build") if isinstance(service, dict) else None
+        if isinstance(build, dict) and isinstance(build.get("ssh"), list):
+            build["ssh"] = [k.replace(": ", "=", 1) if isinstance(k, str) else k for k in build["ssh"]]
+    return data
+
+
+def _yaml_load(text: str) -> Any:
+    """YAML as Compose writes it (YAML 1.2, go-yaml): PyYAML reads YAML 1.1, whose differences go-yaml
+    quotes away (`on`, `1:20`), except floats such as `1e+06`, which 1.1 reads as strings."""
+    import yaml  # only when Compose's JSON output cannot be used
+
+    class Loader(yaml.SafeLoader):
+        pass
+
+    Loader.add_implicit_resolver("tag:yaml.org,2002:float", re.compile(r"^[-+]?[0-9]+(\.[0-9]*)?[eE][-+]?[0-9]+$"),
+                                 list("-+0123456789"))
     try:
-        data = json.loads(done.stdout)
-    except ValueError:
-        raise ComposeLoadError(f"`{' '.join(cmd)}` printed something that is not JSON") from None
-    if "models" not in data and any(isinstance(s, dict) and s.get("models") for s in (data.get("services") or {}).values()):
-        data["models"] = _models_from_yaml(cmd, workdir, env, consistent)
-    return ComposeModel(literal(data), paths, workdir, warnings, consistent)
+        return yaml.load(text, Loader=Loader)  # noqa: S506 - a SafeLoader
+    except yaml.YAMLError as exc:
+        raise ValueError(str(exc)) from None
 
 
-def _models_from_yaml(cmd: list[str], workdir: Path, env: dict[str, str], consistent: bool) -> dict:
+def _models_from_yaml(cmd: list[str], workdir: Path, env: dict[str, str]) -> dict:
     """Compose 2.40 leaves top-level `models` out of its JSON output (its YAML output has them)."""
-    import yaml  # only for projects that use models
-
-    yaml_cmd = cmd[: cmd.index("--format")] + ["--format", "yaml"] + ([] if consistent else ["--no-consistency"])
-    done = _run(yaml_cmd, workdir, env)
+    done = _run(cmd + ["--format", "yaml"], workdir, env)
     try:
-        models = (yaml.safe_load(done.stdout) or {}).get("models") if done.returncode == 0 else None
-    except yaml.YAMLError:
+        models = (_yaml_load(done.stdout) or {}).get("models") if done.returncode == 0 else None
+    except (ValueError, AttributeError):
         models = None
     return models if isinstance(models, dict) else {}

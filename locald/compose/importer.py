@@ -1,38 +1,28 @@
 """Compose project → locald.toml.
 
 Input is the project as Docker Compose normalises it (frontend.load): files merged, `extends` and
-`include` resolved, `env_file` folded into `environment`, every value interpolated and literal.
-Each compose key with a locald equivalent maps to it; every other key goes verbatim into the
-service's `compose` table, and top-level networks/volumes/secrets/configs/models into `[compose.*]`,
-so nothing is lost. When locald can express only part of a value (a health check with
-`start_interval`, a build `target`, a dependency with `restart: true`), the locald key gets the part
-locald understands (the coordinator gates on it) and `compose.<key>` carries the rest: the translator
-merges `compose` last, tables key by key, so together they give back the original value. A value
-locald cannot say at all (`restart: unless-stopped`, a disabled health check) goes to `compose` whole.
+`include` resolved, every value interpolated and literal; `provenance` then puts env files back as
+references and keeps values that came from variables out of locald.toml.
+Services and top-level resources are mapped by `mapping` (the rules the adoption of compose files
+shares); this module adds what only a written locald.toml needs: service names locald can use, host
+paths relative to locald.toml, and the TOML text itself, checked as `locald validate` would.
 """
 
 from __future__ import annotations
 
 import os
 import re
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
 from ..errors import LocaldError
-from . import frontend, toml_writer
+from . import frontend, provenance, toml_writer
+from .mapping import ImportRefused, MappingContext, map_service, top_level_resources
 
 SCHEMA_URL = "https://locald.dev/schema/locald.schema.json"
 LOCALD_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
-RESOURCES = ("networks", "volumes", "secrets", "configs", "models")
-CONDITIONS = {"service_started": "started", "service_healthy": "healthy",
-              "service_completed_successfully": "completed_successfully"}
-_DURATION = re.compile(r"^([0-9]+(\.[0-9]+)?(ns|us|ms|s|m|h))+$")
-_SIGNAL = re.compile(r"^(SIG)?[A-Z0-9+-]+$")
-
-
-class ImportRefused(LocaldError):
-    """The compose project cannot be imported as it is; the message says why and what to do."""
 
 
 @dataclass
@@ -42,6 +32,8 @@ class Imported:
     renamed: dict[str, str] = field(default_factory=dict)  # compose service name -> locald name
     notes: dict[str, list[str]] = field(default_factory=dict)  # service -> approximations, explained
     warnings: list[str] = field(default_factory=list)  # Compose's own warnings (unset variables, …)
+    resolved: dict[str, str] = field(default_factory=dict)  # each variable that had a value -> from where
+    unwritten: dict[str, list[str]] = field(default_factory=dict)  # service -> env keys/args written without value
 
 
 # --- names ------------------------------------------------------------------------------------------
@@ -66,17 +58,7 @@ def rename_services(names: Sequence[str]) -> dict[str, str]:
     return renamed
 
 
-def _rename_ref(value: str, renamed: dict[str, str], prefix: str = "") -> str:
-    """`svc`, `svc:suffix` or `service:svc`-style references to a renamed service."""
-    if prefix:
-        if not value.startswith(prefix):
-            return value
-        return prefix + renamed.get(value[len(prefix):], value[len(prefix):])
-    head, sep, tail = value.partition(":")
-    return renamed.get(head, head) + sep + tail
-
-
-# --- paths and values TOML can hold --------------------------------------------------------------------
+# --- paths ---------------------------------------------------------------------------------------------
 
 def relative_paths(base: Path) -> Callable[[str], str]:
     """Absolute host paths (Compose resolves them) made relative to the directory of locald.toml,
@@ -95,7 +77,8 @@ def relative_paths(base: Path) -> Callable[[str], str]:
 
 
 def relativise_service(svc: dict, rel: Callable[[str], str]) -> dict:
-    """The host paths in one normalised service: build contexts, bind sources, watch paths."""
+    """The host paths in one normalised service: build contexts and ssh keys, bind sources, env files,
+    watch paths."""
     svc = dict(svc)
     build = svc.get("build")
     if isinstance(build, dict):
@@ -105,6 +88,8 @@ def relativise_service(svc: dict, rel: Callable[[str], str]) -> dict:
                 build[k] = rel(build[k])
         if isinstance(build.get("additional_contexts"), dict):
             build["additional_contexts"] = {k: rel(v) for k, v in build["additional_contexts"].items()}
+        if isinstance(build.get("ssh"), list):  # `ID=PATH` keys
+            build["ssh"] = [_rel_after("=", k, rel) for k in build["ssh"]]
         svc["build"] = build
     if isinstance(svc.get("volumes"), list):
         svc["volumes"] = [dict(v, source=rel(v["source"])) if isinstance(v, dict) and v.get("type") == "bind"
@@ -119,254 +104,11 @@ def relativise_service(svc: dict, rel: Callable[[str], str]) -> dict:
     return svc
 
 
-def _env_list(env: dict) -> list[str]:
-    """Compose's list form, the only one that can say "no value: take it from the shell"."""
-    return [k if v is None else f"{k}={v}" for k, v in env.items()]
-
-
-def tomlable(value: Any, parent: str = "") -> Any:
-    """The value without nulls, which TOML cannot write. Compose's normalised output uses null for
-    "unset" (drop it), for an attachment without options (`networks: {front: null}` → `{}`) and for
-    variables without a value (environment/args → list form)."""
-    if isinstance(value, dict):
-        if parent in ("environment", "args") and any(v is None for v in value.values()):
-            return _env_list(value)
-        out = {}
-        for k, v in value.items():
-            if v is None:
-                if parent in ("networks", "models"):
-                    out[k] = {}
-                continue
-            v2 = tomlable(v, k)
-            if v2 == {} and isinstance(v, dict) and v and k not in ("networks", "models"):
-                continue  # only nulls inside (`exec: {command: null}`): unset as a whole
-            out[k] = v2
-        return out
-    if isinstance(value, list):
-        return [tomlable(v, parent) for v in value if v is not None]
-    return value
-
-
-# --- one service -----------------------------------------------------------------------------------------
-
-def _port_string(p: dict) -> str | None:
-    """A long-form port as compose's short syntax, when that says exactly the same."""
-    if set(p) - {"mode", "host_ip", "target", "published", "protocol"} or p.get("mode", "ingress") != "ingress":
-        return None
-    host_ip = p.get("host_ip")
-    out = ""
-    if host_ip:
-        out = (f"[{host_ip}]" if ":" in host_ip else host_ip) + ":"
-    if p.get("published"):
-        out += f"{p['published']}:"
-    elif host_ip:
-        out += ":"
-    out += str(p["target"])
-    if p.get("protocol", "tcp") != "tcp":
-        out += "/" + p["protocol"]
-    return out
-
-
-def _simple_port(ports: list) -> tuple[int, int] | None:
-    """(container port, host port) when the service publishes exactly one plain TCP port."""
-    if len(ports) != 1 or not isinstance(ports[0], dict):
-        return None
-    p = ports[0]
-    if set(p) - {"mode", "host_ip", "target", "published", "protocol"} or p.get("mode", "ingress") != "ingress":
-        return None
-    if p.get("protocol", "tcp") != "tcp" or p.get("host_ip") not in (None, "127.0.0.1"):
-        return None
-    published = p.get("published")
-    if published is None or not str(published).isdigit():
-        return None  # no host port (Compose picks one each time) or a range: keep it in `ports`
-    return p["target"], int(published)
-
-
-def _volume_string(v: dict) -> str | None:
-    """A long-form volume as short syntax, when that says exactly the same."""
-    ro = ":ro" if v.get("read_only") else ""
-    keys = set(v) - {"read_only"}
-    if v.get("type") == "bind" and keys == {"type", "source", "target", "bind"} and v["bind"] == {"create_host_path": True}:
-        return f"{v['source']}:{v['target']}{ro}"
-    if v.get("type") == "volume" and keys == {"type", "source", "target", "volume"} and v["volume"] == {}:
-        return f"{v['source']}:{v['target']}{ro}"
-    if v.get("type") == "volume" and keys == {"type", "target", "volume"} and v["volume"] == {} and not ro:
-        return v["target"]
-    return None
-
-
-@dataclass
-class _Context:
-    names: set[str]  # every compose service name
-    renamed: dict[str, str]
-    host_ports: dict[int, str] = field(default_factory=dict)  # `port` values already given, and to whom
-
-
-def map_service(name: str, svc: dict, ctx: _Context) -> tuple[dict, list[str]]:
-    """One normalised compose service → (locald service table, notes on what was approximated)."""
-    rest = dict(svc)
-    out: dict[str, Any] = {}
-    compose: dict[str, Any] = {}
-    notes: list[str] = []
-    take = rest.pop
-
-    image, build = take("image", None), take("build", None)
-    if not image and not build:
-        raise ImportRefused(f"service '{name}' has neither `image` nor `build`: locald runs containers from one "
-                            "of them (provider services are not supported)")
-    if image:
-        out["image"] = image
-    if isinstance(build, dict):
-        args = build.get("args") or {}
-        native: dict[str, Any] = {"context": build.get("context", ".")}
-        if build.get("dockerfile", "Dockerfile") != "Dockerfile":
-            native["dockerfile"] = build["dockerfile"]
-        if args and all(v is not None for v in args.values()):
-            native["args"] = args
-        out["build"] = native["context"] if list(native) == ["context"] else native
-        extra = {k: v for k, v in build.items() if k not in ("context", "dockerfile", "args")}
-        if any(v is None for v in args.values()):
-            extra["args"] = _env_list(args)  # a list replaces the table: an argument without value stays so
-        if extra:
-            compose["build"] = extra
-    elif build:
-        out["build"] = build
-
-    for key in ("command", "entrypoint"):
-        value = take(key, None)
-        if isinstance(value, list) and value:
-            out[key] = value
-        elif isinstance(value, str) and value:
-            out[key] = value
-        elif value is not None:  # [] clears the image's value: locald cannot say that
-            compose[key] = value
-
-    if "working_dir" in rest:
-        out["workdir"] = take("working_dir")
-    if "user" in rest:
-        out["user"] = take("user")
-
-    env = take("environment", None)
-    if env:
-        given = {k: v for k, v in env.items() if v is not None}
-        if given:
-            out["env"] = given
-        if len(given) < len(env):
-            compose["environment"] = _env_list(env)
-            unset = ", ".join(k for k, v in env.items() if v is None)
-            notes.append(f"environment: {unset} had no value when imported (Compose takes it from the shell at run "
-                         "time); kept in compose.environment")
-
-    ports = take("ports", None)
-    if ports:
-        simple = _simple_port(ports)
-        if simple and simple[1] not in ctx.host_ports:
-            out["container_port"], out["port"] = simple
-            ctx.host_ports[simple[1]] = name
-        else:
-            out["ports"] = [_port_string(p) or p for p in ports]
-
-    volumes = take("volumes", None)
-    if volumes:
-        out["volumes"] = [_volume_string(v) or v for v in volumes]
-
-    deps = take("depends_on", None)
-    if deps:
-        native, rest_deps = {}, {}
-        for dep, spec in deps.items():
-            spec, new = spec or {}, ctx.renamed.get(dep, dep)
-            cond = CONDITIONS.get(spec.get("condition", "service_started"))
-            if cond is None or dep not in ctx.names:
-                rest_deps[new] = spec
-                continue
-            required = spec.get("required", True)
-            native[new] = cond if required else {"condition": cond, "required": False}
-            extra = {k: v for k, v in spec.items() if k not in ("condition", "required")}
-            if extra:
-                rest_deps[new] = extra
-                notes.append(f"depends_on.{dep}: {', '.join(sorted(extra))} has no locald equivalent; "
-                             "kept in compose.depends_on")
-        if native:
-            out["depends_on"] = native
-        if rest_deps:
-            compose["depends_on"] = rest_deps
-
-    health = take("healthcheck", None)
-    if health:
-        mapped = _health(health)
-        if mapped is not None:
-            out["health_check"] = mapped
-        if mapped is None:
-            compose["healthcheck"] = health
-        else:
-            said = mapped if isinstance(mapped, dict) else {"command": mapped}
-            extra = {k: v for k, v in health.items() if k != "test" and k not in said}
-            if extra:
-                compose["healthcheck"] = extra
-                notes.append(f"healthcheck: {', '.join(extra)} has no locald equivalent; kept in compose.healthcheck")
-
-    restart = take("restart", None)
-    if restart and restart != "no":
-        if restart in ("always", "on-failure"):
-            out["restart"] = restart
-        elif restart.startswith("on-failure:") and restart.split(":", 1)[1].isdigit():
-            out["restart"] = "on-failure"
-            out["max_restarts"] = int(restart.split(":", 1)[1])
-        elif restart == "unless-stopped":
-            out["restart"] = "always"
-            compose["restart"] = restart
-            notes.append("restart: unless-stopped → always (locald stops the service itself on `down`); "
-                         "compose.restart keeps unless-stopped for the engine")
-        else:
-            compose["restart"] = restart
-
-    signal = take("stop_signal", None)
-    if signal is not None:
-        (out if isinstance(signal, str) and _SIGNAL.fullmatch(signal) else compose)["stop_signal"] = signal
-        if signal in ("SIGTERM", "TERM"):  # locald's default too, but written it overrides the image's STOPSIGNAL
-            compose["stop_signal"] = signal
-    grace = take("stop_grace_period", None)
-    if grace is not None:
-        (out if isinstance(grace, str) and _DURATION.fullmatch(grace) else compose)["stop_grace_period"] = grace
-
-    if rest.get("networks") == {"default": None}:
-        del rest["networks"]  # what Compose adds to every service: nothing to say
-    if ctx.renamed:
-        _rename_references(rest, ctx.renamed)
-    compose.update(rest)
-    if compose:
-        out["compose"] = tomlable(compose)
-    return out, notes
-
-
-def _health(hc: dict) -> dict | str | None:
-    """A compose healthcheck as locald's `health_check`, or None when locald cannot say it."""
-    test = hc.get("test")
-    if hc.get("disable") or not isinstance(test, list) or not test:
-        return None
-    if test[0] == "CMD-SHELL" and len(test) == 2 and test[1]:
-        command: str | list = test[1]
-    elif test[0] == "CMD" and len(test) > 1:
-        command = test[1:]
-    else:
-        return None
-    out: dict[str, Any] = {"command": command}
-    for k in ("interval", "timeout", "start_period"):
-        if isinstance(hc.get(k), str) and _DURATION.fullmatch(hc[k]):
-            out[k] = hc[k]
-    if isinstance(hc.get("retries"), int) and hc["retries"] >= 1:
-        out["retries"] = hc["retries"]
-    return command if list(out) == ["command"] and isinstance(command, str) else out
-
-
-def _rename_references(svc: dict, renamed: dict[str, str]) -> None:
-    if isinstance(svc.get("links"), list):
-        svc["links"] = [_rename_ref(x, renamed) for x in svc["links"]]
-    if isinstance(svc.get("volumes_from"), list):
-        svc["volumes_from"] = [x if x.startswith("container:") else _rename_ref(x, renamed) for x in svc["volumes_from"]]
-    for k in ("network_mode", "ipc", "pid"):
-        if isinstance(svc.get(k), str):
-            svc[k] = _rename_ref(svc[k], renamed, "service:")
+def _rel_after(sep: str, value: Any, rel: Callable[[str], str]) -> Any:
+    if not isinstance(value, str) or sep not in value:
+        return value
+    head, path = value.split(sep, 1)
+    return f"{head}{sep}{rel(path)}"
 
 
 def _keep_old_name(compose_name: str, table: dict) -> None:
@@ -384,39 +126,18 @@ def _keep_old_name(compose_name: str, table: dict) -> None:
 
 # --- the project ------------------------------------------------------------------------------------------
 
-def _resources(data: dict, project: str, rel: Callable[[str], str]) -> dict:
-    """Top-level networks/volumes/secrets/configs/models and x- extensions, without what Compose derives
-    (the `PROJECT_KEY` names, empty ipam, the default network) so they follow locald's project name."""
-    out: dict[str, Any] = {}
-    for section in RESOURCES:
-        items = {}
-        for key, spec in (data.get(section) or {}).items():
-            spec = dict(spec or {})
-            if spec.get("name") == f"{project}_{key}":
-                del spec["name"]
-            if spec.get("ipam") == {}:
-                del spec["ipam"]
-            if "file" in spec:
-                spec["file"] = rel(spec["file"])
-            if section == "networks" and key == "default" and not spec:
-                continue
-            items[key] = tomlable(spec)
-        if items:
-            out[section] = items
-    out.update({k: tomlable(v) for k, v in data.items() if k.startswith("x-")})
-    return out
-
-
-def convert(model: frontend.ComposeModel, out_dir: Path, source_names: Sequence[str] = ()) -> Imported:
-    """The locald.toml for a loaded compose project; paths relative to `out_dir`."""
+def convert(model: frontend.ComposeModel, out_dir: Path, source_names: Sequence[str] = (),
+            kept: provenance.Kept | None = None) -> Imported:
+    """The locald.toml for a loaded compose project; paths relative to `out_dir`. `kept`: the services
+    with only what may be written (provenance), and why; without it, the values Compose resolved."""
     data = model.data
     rel = relative_paths(Path(out_dir).resolve())
     project = data.get("name") or "my-app"
-    services = data.get("services") or {}
+    services = kept.services if kept else data.get("services") or {}
     if not services:
         raise ImportRefused("the compose project has no services to import")
     renamed = rename_services(list(services))
-    ctx = _Context(set(services), renamed)
+    ctx = MappingContext(set(services), renamed)
     tables: dict[str, dict] = {}
     notes: dict[str, list[str]] = {}
     for name, svc in services.items():
@@ -426,38 +147,49 @@ def convert(model: frontend.ComposeModel, out_dir: Path, source_names: Sequence[
             _keep_old_name(name, table)
             svc_notes.insert(0, f"renamed from '{name}' (locald names are lowercase letters, digits, '-' and '_'); "
                                 "its old name stays a network alias")
+        svc_notes += kept.notes.get(name, []) if kept else []
         tables[new] = table
         if svc_notes:
             notes[new] = svc_notes
     doc: dict[str, Any] = {"project": {"name": project}, "services": tables}
-    resources = _resources(data, project, rel)
+    resources = top_level_resources(data, project, rel)
     if resources:
         doc["compose"] = resources
-    text = render(doc, notes, source_names or [str(f) for f in model.files])
-    return Imported(doc, text, renamed, notes, list(model.warnings))
+    resolved = kept.resolved if kept else {}
+    text = render(doc, notes, source_names or [str(f) for f in model.files], resolved)
+    unwritten = {renamed.get(n, n): keys for n, keys in kept.unwritten.items()} if kept else {}
+    return Imported(doc, text, renamed, notes, list(model.warnings), resolved, unwritten)
 
 
-def render(doc: dict, notes: dict[str, list[str]], sources: Sequence[str]) -> str:
+def render(doc: dict, notes: dict[str, list[str]], sources: Sequence[str], resolved: Sequence[str] = ()) -> str:
+    """`resolved`: the variables whose values the import used."""
     header = [f"#:schema {SCHEMA_URL}", ""]
     what = ", ".join(sources) or "the compose project"
     header += [f"# Imported from {what} by `locald import compose`.",
                "# Keys locald has no equivalent for are kept verbatim in each service's `compose` table and in",
                "# the [compose.*] tables (top-level networks, volumes, secrets, configs)."]
+    if resolved:
+        header.append("# Variables resolved when importing (outside `env`, their values are written here): "
+                      + ", ".join(f"${{{name}}}" for name in resolved) + ".")
     comments = {("services", name): lines for name, lines in notes.items()}
     return toml_writer.dumps(doc, header, comments)
 
 
 def import_compose(files: Sequence[str | os.PathLike] = (), out_dir: str | os.PathLike | None = None,
                    workdir: str | os.PathLike | None = None, env: dict[str, str] | None = None) -> Imported:
-    """Load compose files as Docker Compose does (all profiles) and convert them; the result is checked
-    with the same validation `locald validate` runs before it is returned."""
+    """Load compose files as Docker Compose does (all profiles) and convert them, keeping env files
+    and secrets out (provenance); the result is checked with the same validation `locald validate`
+    runs before it is returned."""
     workdir = Path(workdir or os.getcwd()).resolve()
     out_dir = Path(out_dir).resolve() if out_dir else workdir
-    model = frontend.load(files, frontend.ALL_PROFILES, workdir, env, allow_inconsistent=True)
+    with ThreadPoolExecutor(1) as pool:  # the project as written is read while Compose resolves it
+        origins = pool.submit(provenance.read, files, workdir, env, os.environ if env is None else env)
+        model = frontend.load(files, frontend.ALL_PROFILES, workdir, env, allow_inconsistent=True)
+        kept = provenance.keep_out_secrets(model.services, origins.result())
     found = model.files or [workdir / n for n in frontend.default_files(workdir)]
     names = [os.path.relpath(p, out_dir) if not os.path.relpath(p, out_dir).startswith("..") else str(p)
              for p in found] or ["the compose file found in " + str(workdir)]
-    imported = convert(model, out_dir, names)
+    imported = convert(model, out_dir, names, kept)
     check(imported.text, out_dir)
     return imported
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 import copy
 import os
 import shlex
+import urllib.parse
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +22,8 @@ from ..config.model import ContainerService, HealthCheck, Project
 from ..errors import LocaldError
 from ..plan import HOST_FROM_CONTAINERS, Plan
 from ..presets import POSTGRES_DATA, image_of, postgres_credentials
+from .fileformat import escape, escape_all
+from .mapping import CONDITIONS, RESOURCES
 
 LABEL_PROJECT = "dev.locald.project"
 LABEL_SERVICE = "dev.locald.service"
@@ -29,9 +32,6 @@ HOST_GATEWAY = f"{HOST_FROM_CONTAINERS}:host-gateway"
 BIND_ADDRESS = "127.0.0.1"  # a dev database must not be open to the network
 START_INTERVAL_API = (1, 44)
 
-RESOURCES = ("networks", "volumes", "secrets", "configs", "models")  # top-level compose tables
-_CONDITIONS = {"started": "service_started", "healthy": "service_healthy",
-               "completed_successfully": "service_completed_successfully"}
 
 
 def to_compose(plan: Plan, *, export: bool = False, engine_api: tuple[int, int] | None = None,
@@ -44,6 +44,9 @@ def to_compose(plan: Plan, *, export: bool = False, engine_api: tuple[int, int] 
     ctx = _Context(plan.project, plan, export, engine_api, Path(base_dir or plan.project.root))
     services: dict[str, Any] = {}
     for service in plan.project.containers:
+        if service.name.startswith("-"):  # compose allows it; every docker compose verb would read it as an option
+            raise LocaldError(f"service '{service.name}': a name starting with '-' cannot be passed to docker compose; "
+                              "rename it")
         if service.adopted:
             services[service.name] = ctx.adopted(service)
         else:
@@ -60,28 +63,6 @@ def to_compose(plan: Plan, *, export: bool = False, engine_api: tuple[int, int] 
             doc[key] = table
     doc.update({k: escape_all(v) for k, v in resources.items() if k.startswith("x-")})
     return doc
-
-
-def yaml_text(doc: dict) -> str:
-    """A compose document as YAML, keys in the order written, every string on one line."""
-    import yaml  # only the runtime and `export` pay for it
-
-    return yaml.safe_dump(doc, sort_keys=False, default_flow_style=False, width=1000)
-
-
-def escape(value: str) -> str:
-    return value.replace("$", "$$")
-
-
-def escape_all(value: Any) -> Any:
-    """`$` → `$$` in every string of a nested value (the `compose` passthrough is user data too)."""
-    if isinstance(value, str):
-        return escape(value)
-    if isinstance(value, dict):
-        return {k: escape_all(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [escape_all(v) for v in value]
-    return value
 
 
 def deep_merge(base: dict, extra: dict) -> dict:
@@ -143,7 +124,7 @@ def build_document(project: Project, names: list[str], compose_project: str) -> 
             out = {k: s.compose[k] for k in ("image", "build") if s.compose.get(k)}
         else:
             out = {k: v for k, v in (("image", image_of(s)), ("build", s.build and ctx.build(s))) if v}
-            out = deep_merge(out, escape_all({k: v for k, v in s.compose.items() if k in ("image", "build")}))
+            out = escape_all(deep_merge(out, {k: v for k, v in s.compose.items() if k in ("image", "build")}))
         if out.get("build"):
             services[name] = out
     return {"name": compose_project, "services": services}
@@ -217,11 +198,11 @@ class _Context:
             out["working_dir"] = s.workdir
         if s.user:
             out["user"] = s.user
-        env = self.plan.env(s.name)
+        env = dict(self.plan.env(s.name))
         if s.kind == "postgres":
             env = {**postgres_credentials(s), **env}
         if env:
-            out["environment"] = {k: escape(v) for k, v in env.items()}
+            out["environment"] = env
         if s.env_file:
             out["env_file"] = [self.path(f) for f in s.env_file]
         ports = self.ports(s)
@@ -231,7 +212,7 @@ class _Context:
         if s.kind == "postgres" and not any(_target(v) == POSTGRES_DATA for v in s.volumes):
             volumes.append(self.volume(f"{s.name}-data:{POSTGRES_DATA}"))
         if volumes:
-            out["volumes"] = escape_all(volumes)
+            out["volumes"] = volumes
         healthcheck = self.healthcheck(s)
         if healthcheck:
             out["healthcheck"] = healthcheck
@@ -252,15 +233,21 @@ class _Context:
         else:
             out["labels"] = self.labels(s.name)
         if s.compose:
-            out = deep_merge(out, escape_all(s.compose))
-        return out
+            extra = dict(s.compose)
+            user_ports = extra.pop("ports", None)
+            out = deep_merge(out, extra)
+            if user_ports:  # beside locald's own mapping (not instead); 127.0.0.1 unless they write an address
+                mine = out.get("ports", [])
+                out["ports"] = mine + [p for p in map(_extra_port, user_ports) if p not in mine]
+        # Escaped here, once, as a whole: no user value can reach compose unescaped, whichever key it took.
+        return escape_all(out)
 
     def build(self, s: ContainerService) -> dict:
         build = {"context": self.path(s.build["context"])}
         if s.build.get("dockerfile"):
             build["dockerfile"] = s.build["dockerfile"]
         if s.build.get("args"):
-            build["args"] = {k: escape(_scalar(v)) for k, v in s.build["args"].items()}
+            build["args"] = {k: _scalar(v) for k, v in s.build["args"].items()}
         return build
 
     def adopted(self, s: ContainerService) -> dict:
@@ -271,7 +258,7 @@ class _Context:
             labels = out.get("labels") or {}
             if isinstance(labels, list):
                 labels = dict(item.split("=", 1) if "=" in item else (item, "") for item in labels)
-            out["labels"] = {**labels, **self.labels(s.name)}
+            out["labels"] = {**labels, **escape_all(self.labels(s.name))}
         hosts = out.get("extra_hosts")
         if isinstance(hosts, dict):
             hosts.setdefault(HOST_FROM_CONTAINERS, "host-gateway")
@@ -292,7 +279,7 @@ class _Context:
 
     def labels(self, name: str) -> dict[str, str]:
         project = self.plan.project
-        return {LABEL_PROJECT: escape(project.name), LABEL_SERVICE: name, LABEL_CONFIG: escape(str(project.file))}
+        return {LABEL_PROJECT: project.name, LABEL_SERVICE: name, LABEL_CONFIG: str(project.file)}
 
     def ports(self, s: ContainerService) -> list:
         out: list = []
@@ -312,7 +299,7 @@ class _Context:
             hc = HealthCheck(type="command", command=test, interval=1.0, timeout=5.0, retries=3, start_period=60.0)
         if hc is None:
             return None
-        out: dict[str, Any] = {"test": escape_all(self.probe(s, hc))}
+        out: dict[str, Any] = {"test": self.probe(s, hc)}
         out["interval"] = duration(hc.interval)
         out["timeout"] = duration(hc.timeout)
         out["retries"] = hc.retries
@@ -343,7 +330,7 @@ class _Context:
             condition = dep.condition
             if condition is None:
                 condition = "healthy" if _has_check(target) else "started"
-            entry: dict[str, Any] = {"condition": _CONDITIONS[condition]}
+            entry: dict[str, Any] = {"condition": CONDITIONS[condition]}
             if not dep.required:
                 entry["required"] = False
             out[dep.name] = entry
@@ -365,16 +352,21 @@ def tcp_probe(port: int) -> str:
             f"set health_check = \"<command>\" instead' >&2; exit 1; fi")
 
 
+_URL_SAFE = "/?#[]@!$&'()*+,;=:%~-._"  # RFC 3986 reserved and unreserved: kept as written (% too: already encoded)
+
+
 def http_probe(port: int, path: str) -> str:
     """2xx/3xx from inside the container with curl, wget or bash, whichever the image has; otherwise
-    the probe fails with an explanation (it shows in `docker inspect` and in locald's error)."""
-    path = path if path.startswith("/") else "/" + path
+    the probe fails with an explanation (it shows in `docker inspect` and in locald's error).
+    The path is the user's: it reaches the shell quoted, and bash as a positional parameter, never
+    as code; characters that would break the request line are percent-encoded."""
+    path = urllib.parse.quote(path if path.startswith("/") else "/" + path, safe=_URL_SAFE)
     url = shlex.quote(f"http://127.0.0.1:{port}{path}")
-    raw = ("exec 3<>/dev/tcp/127.0.0.1/%d && printf 'GET %s HTTP/1.0\\r\\nHost: localhost\\r\\n\\r\\n' >&3 "
-           "&& read -r _ code _ <&3 && case $code in 2*|3*) exit 0;; esac; exit 1") % (port, path.replace("%", "%%"))
+    raw = ('exec 3<>"/dev/tcp/127.0.0.1/$1" && printf \'GET %s HTTP/1.0\\r\\nHost: localhost\\r\\n\\r\\n\' "$2" >&3 '
+           '&& read -r _ code _ <&3 && case $code in 2*|3*) exit 0;; esac; exit 1')
     return (f"if command -v curl >/dev/null 2>&1; then curl -fsS -o /dev/null {url}; "
             f"elif command -v wget >/dev/null 2>&1; then wget -q -O /dev/null {url}; "
-            f"elif command -v bash >/dev/null 2>&1; then bash -c {shlex.quote(raw)}; "
+            f"elif command -v bash >/dev/null 2>&1; then bash -c {shlex.quote(raw)} probe {port} {shlex.quote(path)}; "
             f"else echo 'locald: http health check needs curl, wget or bash in the image; "
             f"set health_check = \"<command>\" instead' >&2; exit 1; fi")
 
@@ -387,7 +379,7 @@ def _has_check(service) -> bool:
 
 def _command(value) -> str | list[str]:
     # A string stays a string: compose splits it like a shell would (no shell runs); a list is argv.
-    return escape(value) if isinstance(value, str) else [escape(v) for v in value]
+    return value if isinstance(value, str) else list(value)
 
 
 def _scalar(value) -> str:

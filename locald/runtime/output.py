@@ -18,6 +18,8 @@ from typing import Mapping, TextIO
 
 from honcho.colour import get_colours
 
+from .private import open_private, private_dir
+
 SYSTEM = "locald"
 _MAX_PARTIAL = 64 * 1024  # a "line" longer than this is printed in pieces rather than held forever
 
@@ -102,11 +104,8 @@ class LogSink:
         self.path: Path | None = None
         self._fd: int | None = None
         if log_dir is not None:
-            log_dir = Path(log_dir)
-            log_dir.mkdir(parents=True, exist_ok=True)
-            self.path = log_dir / f"{name}.log"
-            flags = os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC | (os.O_TRUNC if truncate else 0)
-            self._fd = os.open(self.path, flags, 0o644)
+            self.path = private_dir(Path(log_dir)) / f"{name}.log"  # logs hold secrets: 0600 in 0700
+            self._fd = open_private(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | (os.O_TRUNC if truncate else 0))
         self._partial = b""
         self._tail: deque[bytes] = deque(maxlen=keep)
         self._lock = threading.Lock()

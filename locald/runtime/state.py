@@ -15,6 +15,8 @@ import time
 from pathlib import Path
 from typing import Any, Mapping
 
+from .private import not_yours, open_private, private_dir, write_private
+
 STATE_FILE = "state.json"
 LOCK_FILE = "supervisor.lock"
 LOG_DIR = "logs"
@@ -41,16 +43,20 @@ def read_ports(state_dir: Path) -> dict[str, int]:
 
 
 def remember_ports(state_dir: Path, ports: Mapping[str, int]) -> None:
-    state_dir.mkdir(parents=True, exist_ok=True)
-    (state_dir / PORTS_FILE).write_text(json.dumps(dict(ports), indent=1, sort_keys=True))
+    private_dir(state_dir)
+    write_private(state_dir / PORTS_FILE, json.dumps(dict(ports), indent=1, sort_keys=True))
 
 
 def supervisor_running(state_dir: Path) -> bool:
     """True while some supervisor holds the lock of this project."""
     path = state_dir / LOCK_FILE
-    if not path.exists():
+    try:
+        fh = open(path, "r")
+    except FileNotFoundError:
         return False
-    with open(path, "a+") as fh:
+    except PermissionError:
+        raise not_yours(state_dir) from None
+    with fh:
         try:
             fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -73,9 +79,9 @@ class StateStore:
         self.data: dict[str, Any] = {}
 
     def acquire(self) -> None:
-        self.dir.mkdir(parents=True, exist_ok=True)
-        log_dir(self.dir).mkdir(exist_ok=True)
-        fh = open(self.dir / LOCK_FILE, "a+")
+        private_dir(self.dir)  # 0700, tightened with its contents when an older run left it open
+        private_dir(log_dir(self.dir))
+        fh = os.fdopen(open_private(self.dir / LOCK_FILE, os.O_RDWR | os.O_CREAT), "r+")
         try:
             fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -120,6 +126,4 @@ class StateStore:
 
     def _write(self) -> None:
         self.data["updated"] = time.time()
-        tmp = self.dir / (STATE_FILE + ".tmp")
-        tmp.write_text(json.dumps(self.data, indent=1))
-        os.replace(tmp, self.dir / STATE_FILE)
+        write_private(self.dir / STATE_FILE, json.dumps(self.data, indent=1))

@@ -21,6 +21,7 @@ from ..plan import compose_project_name, make_plan
 from .cleanup import kill_leftovers
 from .control import ControlServer
 from .output import Printer, open_sinks
+from .private import open_append, private_dir
 from .service_runtime import Cancelled, StartFailed
 from .state import AlreadyRunning, StateStore, log_dir, read_ports, read_state, remember_ports, supervisor_running
 
@@ -226,12 +227,11 @@ def handle(coordinator, command: dict) -> dict:
 
 def spawn_detached(project: Project, names: list[str]) -> subprocess.Popen:
     """Start `locald _supervise` in its own session; its output goes to .locald/supervisor.log."""
-    state_dir = project.state_dir
-    state_dir.mkdir(parents=True, exist_ok=True)
-    log = open(state_dir / SUPERVISOR_LOG, "ab")
+    state_dir = private_dir(project.state_dir)
     argv = [sys.executable, "-m", "locald", "-f", str(project.file), "_supervise", *names]
-    return subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True,
-                            cwd=project.root)
+    with open_append(state_dir / SUPERVISOR_LOG) as log:  # it may quote secrets: 0600
+        return subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True,
+                                cwd=project.root)
 
 
 def wait_detached(project: Project, proc: subprocess.Popen, echo, timeout: float = 600) -> int:

@@ -102,7 +102,7 @@ def image_info(images: list[str]) -> dict[str, ImageInfo | None]:
     images = list(dict.fromkeys(images))
     if not images:
         return {}
-    result = run(["image", "inspect", *images])
+    result = run(["image", "inspect", "--", *images])  # `--`: an image named "--help" is not an option
     if result.returncode == 0:
         return {name: _image_info(name, data) for name, data in zip(images, json.loads(result.stdout))}
     if len(images) == 1:

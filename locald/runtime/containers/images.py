@@ -10,7 +10,8 @@ import threading
 from dataclasses import dataclass
 from typing import Callable, Mapping
 
-from ...compose.translate import build_document, yaml_text
+from ...compose.fileformat import dump_yaml
+from ...compose.translate import build_document
 from ...config.model import ContainerService, Project
 from ...errors import LocaldError
 from ...plan import compose_project_name
@@ -86,8 +87,8 @@ def prepare(project: Project, names: list[str], say: Callable[[str], None],
     if to_build:
         say(f"building {', '.join(to_build)}")
         project_name = compose_project_name(project.name)
-        document = yaml_text(build_document(project, to_build, project_name))
-        argv = compose_argv(["-"], project_name, project.root) + ["build", *to_build]
+        document = dump_yaml(build_document(project, to_build, project_name))
+        argv = compose_argv(["-"], project_name, project.root) + ["build", "--", *to_build]
         _stream(argv, project, say, lambda out: errors.build_failed(to_build, out), stdin=document)
     missing: dict[str, list[str]] = {}
     for name, image in inspect(project, [n for n in names if n not in to_build]).items():
@@ -97,7 +98,7 @@ def prepare(project: Project, names: list[str], say: Callable[[str], None],
         if cancel is not None and cancel.is_set():
             break
         say(f"pulling {image} (for {', '.join(services)})")
-        _stream([engine.docker(), "pull", image], project, say,
+        _stream([engine.docker(), "pull", "--", image], project, say,
                 lambda out, image=image, services=services: errors.pull_failed(image, services, out),
                 timeout=PULL_TIMEOUT)
     return Images(info.api, inspect(project, names))

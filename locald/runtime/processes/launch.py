@@ -66,7 +66,7 @@ def command_of(service, plan) -> tuple[str | list[str], bool]:
         port = plan.ports.get(service.name)
         if port is None:
             raise LocaldError(f"service {service.name}: a site needs a port")
-        return [sys.executable, "-m", "http.server", str(port), "--directory", str(directory)], False
+        return [sys.executable, "-m", "http.server", str(port), "--bind", "127.0.0.1", "--directory", str(directory)], False
     if not service.command:
         raise LocaldError(f"service {service.name}: no command to run")
     if isinstance(service.command, str):
