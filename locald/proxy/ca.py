@@ -14,6 +14,7 @@ import ssl
 from pathlib import Path
 from typing import Callable
 
+from ..runtime.private import write_private
 from . import dirs
 
 CA_CERT = "ca.pem"
@@ -59,7 +60,7 @@ class LocalCA:
         directory = directory or ca_dir()
         with open(directory / ".lock", "a") as lock:
             fcntl.flock(lock, fcntl.LOCK_EX)
-            if not (directory / CA_KEY).exists():
+            if not ((directory / CA_KEY).exists() and (directory / CA_CERT).exists()):
                 cls._create(directory)
             return cls._load(directory)
 
@@ -96,10 +97,8 @@ class LocalCA:
                 .sign(key, hashes.SHA256()))
         key_pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
                                     serialization.NoEncryption())
-        _write_private(directory / CA_KEY, key_pem)
-        tmp = directory / (CA_CERT + ".tmp")
-        tmp.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-        os.replace(tmp, directory / CA_CERT)
+        write_private(directory / CA_KEY, key_pem)
+        (directory / CA_CERT).write_bytes(cert.public_bytes(serialization.Encoding.PEM))  # public: 0644
 
     def issue(self, names: tuple[str, ...]) -> bytes:
         """A server certificate for `names` (host names or IP addresses) and its key, as one PEM."""
@@ -139,12 +138,6 @@ def _alt_name(name: str):
         return x509.DNSName(name)
 
 
-def _write_private(path: Path, data: bytes) -> None:
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "wb") as fh:
-        fh.write(data)
-
-
 class ServerCertificates:
     """The HTTPS listener's TLS context: a certificate per host, issued on its first handshake for hosts
     `known(host)` accepts; any other name (or none) gets the `localhost` certificate."""
@@ -162,7 +155,7 @@ class ServerCertificates:
         ctx.minimum_version = ssl.TLSVersion.TLSv1_2
         ctx.set_alpn_protocols(["http/1.1"])
         path = self.scratch / f"leaf-{os.getpid()}.pem"
-        _write_private(path, self.ca.issue(names))
+        write_private(path, self.ca.issue(names))
         try:
             ctx.load_cert_chain(path)
         finally:

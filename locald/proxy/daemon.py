@@ -20,6 +20,7 @@ import time
 from pathlib import Path
 
 from ..errors import LocaldError
+from ..runtime.private import open_append
 from . import dirs
 
 SOCKET, LOCK, INFO, LOG = "proxy.sock", "proxy.lock", "proxy.json", "proxy.log"
@@ -92,7 +93,7 @@ def spawn(avoid: frozenset[int] = frozenset()) -> subprocess.Popen:
     log_path = path(LOG)
     if log_path.exists() and log_path.stat().st_size > LOG_LIMIT:
         log_path.replace(log_path.with_suffix(".log.1"))
-    with open(log_path, "ab") as log:
+    with open_append(log_path) as log:
         proc = subprocess.Popen([sys.executable, "-m", "locald.proxy"], stdin=subprocess.DEVNULL, stdout=log,
                                 stderr=log, start_new_session=True, cwd=dirs.runtime_dir(), env=env)
     threading.Thread(target=proc.wait, daemon=True, name="proxy-reaper").start()  # no zombie if it exits first

@@ -4,10 +4,9 @@ the runtime directory is reachable by this OS user only, and the CA key never le
 from __future__ import annotations
 
 import os
-import stat
 from pathlib import Path
 
-from ..errors import LocaldError
+from ..runtime.private import not_yours, private_dir
 
 
 def _xdg(variable: str, fallback: str) -> Path:
@@ -33,11 +32,9 @@ def config_dir() -> Path:
 
 
 def private(path: Path) -> Path:
-    """`path` as a directory only this user can enter; refuses one that belongs to someone else."""
-    path.mkdir(mode=0o700, parents=True, exist_ok=True)
-    info = path.stat()
-    if info.st_uid != os.getuid():
-        raise LocaldError(f"{path} belongs to another user (uid {info.st_uid}); locald keeps its private state there")
-    if stat.S_IMODE(info.st_mode) != 0o700:
-        path.chmod(0o700)
+    """`path` as a directory only this user can enter (0700); refuses one that belongs to someone else,
+    which root could otherwise enter and tighten without a word."""
+    private_dir(path)
+    if path.stat().st_uid != os.geteuid():
+        raise not_yours(path)
     return path

@@ -14,6 +14,7 @@ import os
 import socket
 
 from ..errors import LocaldError
+from ..runtime.private import write_private
 from . import dirs
 
 DEFAULTS = {"http": (80, 8080), "https": (443, 8443)}
@@ -109,5 +110,4 @@ def save_sticky(ports: dict[str, int]) -> None:
     """Remember ports locald picked itself (a port from the environment is the user's, not ours)."""
     keep = {scheme: port for scheme, port in ports.items() if not os.environ.get(ENV[scheme], "").strip()}
     if keep:
-        path = dirs.state_dir() / STICKY_FILE
-        path.write_text(json.dumps({**load_sticky(), **keep}))
+        write_private(dirs.state_dir() / STICKY_FILE, json.dumps({**load_sticky(), **keep}))

@@ -23,6 +23,7 @@ import sys
 import time
 
 from ..errors import LocaldError
+from ..runtime.private import write_private
 from . import daemon, dirs, listen
 from .routes import HostTaken, Route, RouteTable
 
@@ -180,8 +181,8 @@ async def serve() -> int:
     unix = await asyncio.start_unix_server(control.serve, str(socket_path), limit=MAX_LINE)
     socket_path.chmod(0o600)
     info = runtime / daemon.INFO
-    info.write_text(json.dumps({"pid": os.getpid(), "http_port": ports["http"], "https_port": ports["https"],
-                                "started": time.time()}))
+    write_private(info, json.dumps({"pid": os.getpid(), "http_port": ports["http"], "https_port": ports["https"],
+                                    "started": time.time()}))
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
         loop.add_signal_handler(signum, stop.set)
