@@ -37,6 +37,7 @@ sys.path.insert(0, str(ROOT))
 
 from locald.compose import frontend  # noqa: E402
 from locald.compose.mapping import own_definition, rename_references, without_nulls  # noqa: E402
+from locald.config.model import DEFAULT_TIMEOUT  # noqa: E402
 from locald.errors import LocaldError  # noqa: E402
 
 CORPUS = ROOT.parent / "shared" / "compat" / "compose-corpus"
@@ -174,7 +175,8 @@ def _loopback(orig: dict, exp: dict) -> bool:
     return changed
 
 
-_HEALTH_DEFAULTS = {"interval": 1.0, "timeout": 5.0, "retries": 3}
+# start_period: as long as locald waits for the service (no imported dependent sets a timeout).
+_HEALTH_DEFAULTS = {"interval": 1.0, "timeout": 5.0, "retries": 3, "start_period": DEFAULT_TIMEOUT}
 
 
 def _health_timing(orig: dict, exp: dict) -> bool:
@@ -223,7 +225,8 @@ BY_DESIGN: list[tuple[str, str, Rule]] = [
                      "host processes", _host_gateway),
     ("loopback", "a published port without an address is bound to 127.0.0.1", _loopback),
     ("health-timing", "health-check timing the compose file leaves unset takes locald's defaults (interval 1s, "
-                      "timeout 5s, retries 3) instead of the engine's (30s, 30s, 3)", _health_timing),
+                      "timeout 5s, retries 3, start_period as long as locald waits: 120s) instead of the "
+                      "engine's (30s, 30s, 3, 0s)", _health_timing),
     ("published-main-port", "a container without ports whose image exposes a single TCP port is published on "
                             "a host port (bound to 127.0.0.1) so host processes can reach it", _published_main_port),
 ]

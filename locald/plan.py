@@ -5,6 +5,7 @@ the consumer's point of view (see Addresses). Sticky ports are remembered by run
 
 from __future__ import annotations
 
+import hashlib
 import re
 import socket
 from dataclasses import dataclass, field
@@ -20,10 +21,19 @@ from .presets import container_port_of, url_scheme, url_suffix
 HOST_FROM_CONTAINERS = "host.docker.internal"
 
 
-def compose_project_name(name: str) -> str:
-    """Compose accepts lowercase letters, digits, '-' and '_', starting with a letter or digit."""
-    clean = re.sub(r"[^a-z0-9_-]+", "-", name.lower()).strip("-_")
-    return clean or "locald"
+def compose_project_name(project: Project) -> str:
+    """The project's name as compose accepts it: lowercase letters, digits, '-' and '_', starting with
+    a letter or digit. A name with none of these ("日本", "---") becomes its directory's name and a
+    short hash of its locald.toml's path: stable from run to run, and distinct for every project."""
+    clean = _compose_safe(project.name)
+    if clean:
+        return clean
+    digest = hashlib.sha256(str(project.file).encode()).hexdigest()[:8]
+    return f"{_compose_safe(project.root.name) or 'locald'}-{digest}"
+
+
+def _compose_safe(name: str) -> str:
+    return re.sub(r"[^a-z0-9_-]+", "-", name.lower()).strip("-_")
 
 
 def bind_error(port: int) -> OSError | None:
@@ -147,7 +157,7 @@ class Plan(Addresses):
 
     @property
     def compose_project(self) -> str:
-        return compose_project_name(self.project.name)
+        return compose_project_name(self.project)
 
     @property
     def state_dir(self) -> Path:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 import textwrap
 
 import pytest
@@ -203,6 +204,28 @@ def test_unknown_signal(tmp_path):
         (6, 1, "$.services.w.stop_signal", "unknown signal 'SIGTREM' (did you mean 'SIGTERM'?)")]
 
 
+@pytest.mark.parametrize("name", ["SIGRTMIN+3", "RTMIN", "SIGRTMAX-2", "SIGRTMAX", "INT", "SIGIOT", "SIGKILL"])
+def test_every_signal_validate_accepts_is_one_the_runtime_can_send(tmp_path, name):
+    """One reading of signal names for both: the README's own `SIGRTMIN+3` once passed validate and then
+    crashed `up` (the runtime looked only at signal.Signals)."""
+    from locald.config.signals import signal_number
+    from locald.runtime.processes import runner
+
+    assert runner.signal_number is signal_number, "the runtime reads signal names the way validate does"
+    assert found(tmp_path, f'[services.w]\ncommand = "x"\nstop_signal = "{name}"\n') == []
+    project = check_file(tmp_path / "locald.toml").project
+    number = signal_number(project.services["w"].stop_signal)
+    assert signal.SIGHUP <= number <= signal.SIGRTMAX
+    if "RTM" in name:
+        assert signal.SIGRTMIN <= number
+
+
+@pytest.mark.parametrize("name", ["SIGRTMIN+31", "SIGRTMAX+1", "SIGRTMIN-1", "RTMAX-31"])
+def test_realtime_signals_beyond_the_range_are_unknown(tmp_path, name):
+    [(_, _, path, message)] = found(tmp_path, f'[services.w]\ncommand = "x"\nstop_signal = "{name}"\n')
+    assert (path, message.split(" (")[0]) == ("$.services.w.stop_signal", f"unknown signal '{name}'")
+
+
 def test_semantic_checks_run_next_to_schema_errors(tmp_path):
     # one `validate` shows both kinds of mistakes, sorted by line
     problems = found(tmp_path, """\
@@ -214,13 +237,107 @@ def test_semantic_checks_run_next_to_schema_errors(tmp_path):
     assert [p for _, _, p, _ in problems] == ["$.services.web.port", "$.services.web.depends_on[0]"]
 
 
-def test_semantic_checks_survive_wrong_types():
-    # the schema reports these; the semantic pass must not trip over them
-    for body in [
-        'services = 5\n',
-        'services = { web = 5 }\n',
-        '[services.web]\ndepends_on = 5\nenv = 5\nport = "x"\ntype = 5\n',
-        '[services.web]\ndepends_on = [1, {}, []]\nenv = { A = [1] }\nstop_signal = 15\n',
-        '[services.web]\ndepends_on = { a = 1 }\nport = true\n',
-    ]:
-        semantic_only(body)
+@pytest.mark.parametrize("body, semantic_problems", [
+    ("services = 5\n", []),
+    ("services = { web = 5 }\n", []),
+    ('[services.web]\ncommand = "x"\ndepends_on = 5\nenv = 5\nport = "x"\ntype = 5\n', []),
+    ('[services.web]\ncommand = "x"\ndepends_on = [1, {}, []]\nenv = { A = [1] }\nstop_signal = 15\n', []),
+    ('[services.web]\nimage = "x"\nvolumes = "a"\nbuild = { args = 5 }\nstop_grace_period = "soon"\n'
+     'health_check = { type = "command", command = 5, interval = [] }\nenv_file = 5\n', []),
+    ('[services.web]\ncommand = "x"\ndepends_on = { a = 1 }\nport = true\n',
+     [(6, "$.services.web.depends_on.a", "depends on unknown service 'a'")]),  # a name, whatever its spec
+])
+def test_semantic_checks_survive_wrong_types(tmp_path, body, semantic_problems):
+    """The schema reports these; the semantic pass neither trips over them nor reports them again."""
+    assert semantic_only(body) == semantic_problems
+    (tmp_path / "locald.toml").write_text(HEADER + body)
+    reported = [(p.line, p.path, p.message) for p in check_file(tmp_path / "locald.toml").problems]
+    schema_only = [p for p in reported if p not in semantic_problems]
+    assert schema_only and len(reported) == len(schema_only) + len(semantic_problems)
+
+
+# --- values that passed validate and then crashed `up` ---------------------------------------------
+
+NUL = "contains a NUL byte (\\u0000): no command, environment variable or file name can hold one"
+
+
+def test_nul_bytes_are_refused_wherever_they_would_reach_exec_or_the_engine(tmp_path):
+    assert found(tmp_path, '''\
+        [services.a]
+        command = "run\\u0000"
+        env = { OK = "x\\u0000y" }
+        [services.b]
+        command = ["run", "--flag\\u0000"]
+        workdir = "d\\u0000"
+        ''') == [
+        (5, 1, "$.services.a.command", NUL),
+        (6, 9, "$.services.a.env.OK", NUL),
+        (8, 19, "$.services.b.command[1]", NUL),
+        (9, 1, "$.services.b.workdir", NUL),
+    ]
+
+
+@pytest.mark.parametrize("name, what", [('"A=B"', "contain '='"), ('""', "be empty"), (r'"A\u0000B"', "contain a NUL byte"),
+                                        (r'"A\nB"', "contain a line break")])
+def test_environment_variable_names_that_exec_refuses(tmp_path, name, what):
+    [(line, _, _, message)] = found(tmp_path, f'[services.a]\ncommand = "x"\nenv = {{ {name} = "1" }}\n')
+    assert (line, message) == (6, f"an environment variable name cannot {what}")
+
+
+def test_build_argument_names_like_environment_names(tmp_path):
+    """Found by tests/test_valid_configs.py: `args = { "" = "" }` passed validate and broke the compose file."""
+    [(line, _, path, message)] = found(tmp_path, '[services.a]\nbuild = { context = ".", args = { "" = "x" } }\n')
+    assert (line, path, message) == (5, '$.services.a.build.args[""]', "a build argument name cannot be empty")
+
+
+FORM = "write SOURCE:TARGET or SOURCE:TARGET:MODE"
+
+
+@pytest.mark.parametrize("spec, message", [
+    (":::", f"volume ':::' has an empty part between colons: {FORM}"),
+    ("", f"a volume cannot be empty: {FORM}"),
+    ("./a:/b:ro:x", f"volume './a:/b:ro:x' has too many colons: {FORM}"),
+    ("data", "volume 'data': the container path 'data' must be absolute (start with /)"),
+    ("data:var/lib", "volume 'data:var/lib': the container path 'var/lib' must be absolute (start with /)"),
+    ("data:/d:r0", "volume 'data:/d:r0': unknown mode 'r0' (known: ro, rw, nocopy, z, Z, shared, rshared, slave, "
+                   "rslave, private, rprivate)"),
+    ("a:/data", "volume 'a:/data': compose reads 'a:' as a Windows drive letter; give the volume a name of two "
+                "characters or more"),
+    ("my data:/d", "volume 'my data:/d': the volume name 'my data' may only hold letters, digits, '_', '.' and '-' "
+                   "(a host path starts with ./, / or ~)"),
+])
+def test_short_volumes_compose_would_refuse(tmp_path, spec, message):
+    assert found(tmp_path, f'[services.db]\nimage = "redis:7"\nvolumes = ["/ok", "{spec}"]\n') == [
+        (6, 19, "$.services.db.volumes[1]", message)]
+
+
+@pytest.mark.parametrize("spec", ["data:/data", "data:/data:ro,z", "./init.sql:/init.sql:ro", "~/x:/x", "/anon",
+                                  "C:\\\\data:/data", "pg.data-1:/var/lib/postgresql/data:rw,nocopy"])
+def test_short_volumes_compose_reads(tmp_path, spec):
+    assert found(tmp_path, f'[services.db]\ntype = "postgres"\nvolumes = ["{spec}"]\n') == []
+
+
+@pytest.mark.parametrize("line, path", [
+    ("stop_grace_period = 1e12", "stop_grace_period"),
+    ('stop_grace_period = "3000000h"', "stop_grace_period"),
+    ('health_check = { type = "tcp", interval = 9223372037 }', "health_check.interval"),
+    ('depends_on = { db = { timeout = "99999999999s" } }', "depends_on.db.timeout"),
+])
+def test_durations_longer_than_anything_can_wait(tmp_path, line, path):
+    body = f'[services.db]\nimage = "redis:7"\n[services.web]\ncommand = "x"\n{line}\n'
+    [(_, _, p, message)] = found(tmp_path, body)
+    assert (p, message) == (f"$.services.web.{path}", "a duration can be at most 9223372036 seconds (about 292 years)")
+
+
+def test_the_longest_duration_is_accepted(tmp_path):
+    assert found(tmp_path, '[services.web]\ncommand = "x"\nstop_grace_period = 9223372036\n'
+                           'health_check = { type = "tcp", timeout = "2562047h" }\n') == []
+
+
+def test_a_command_health_check_without_a_command(tmp_path):
+    """Found by tests/test_valid_configs.py: it passed validate and became `test: [CMD-SHELL, null]`."""
+    assert found(tmp_path, '[services.db]\nimage = "redis:7"\nhealth_check = { type = "command", retries = 2 }\n') == [
+        (6, 1, "$.services.db.health_check",
+         'a health check of type = "command" needs the `command` to run (exit status 0 = ready)')]
+    assert found(tmp_path, '[services.db]\nimage = "redis:7"\nhealth_check = { type = "command", comand = "x" }\n') == [
+        (6, 36, "$.services.db.health_check.comand", "unknown key 'comand' (did you mean 'command'?)")]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import pytest
 
 from locald.config import check_file
@@ -151,5 +153,36 @@ def test_missing_file_and_bad_encoding(tmp_path):
     f.write_bytes(b'[project]\nname = "caf\xe9"\n')
     [problem] = check_file(f).problems
     assert problem.line == 2 and "not valid UTF-8" in problem.message
-    [problem] = check_file(tmp_path).problems  # a directory
-    assert "cannot read" in problem.message
+
+
+@pytest.mark.parametrize("special, kind", [("/dev/zero", "a character device"), ("/dev/null", "a character device")])
+def test_a_device_is_one_sentence_not_a_memory_error(special, kind):
+    [problem] = check_file(special).problems
+    assert (problem.line, problem.path) == (0, "")
+    assert problem.message == f"is {kind}, not a regular file (name a locald.toml with -f PATH)"
+
+
+def test_a_fifo_is_refused_without_waiting_for_a_writer(tmp_path):
+    fifo = tmp_path / "locald.toml"
+    os.mkfifo(fifo)
+    [problem] = check_file(fifo).problems  # would block forever on open() if it were opened
+    assert problem.message.startswith("is a pipe, not a regular file")
+
+
+def test_a_directory_and_a_huge_file(tmp_path):
+    [problem] = check_file(tmp_path).problems
+    assert problem.message.startswith("is a directory, not a regular file")
+    huge = tmp_path / "huge.toml"
+    with open(huge, "wb") as fh:
+        fh.truncate(16 * 2**20 + 1)  # sparse: no disk used
+    [problem] = check_file(huge).problems
+    assert problem.message.startswith("is larger than 16 MiB")
+
+
+def test_a_byte_order_mark_is_named(tmp_path):
+    """Refused, as Taplo (the editor) and tomllib refuse it: terminal and editor agree on the same file."""
+    f = tmp_path / "locald.toml"
+    f.write_bytes(b'\xef\xbb\xbf[project]\nname = "bom"\n')
+    [problem] = check_file(f).problems
+    assert (problem.line, problem.col) == (1, 1)
+    assert "byte order mark (BOM)" in problem.message and "save it as UTF-8 without BOM" in problem.message

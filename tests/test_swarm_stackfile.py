@@ -86,7 +86,7 @@ def test_export_target_swarm_writes_a_stack_file_the_docker_cli_accepts(rich):
     assert db["deploy"]["restart_policy"] == {"condition": "none"}, "locald's default `no` stays no restart"
     # Kept as the export wrote them: health checks (less what the format lacks), env escaping, volumes.
     assert cache["healthcheck"] == {"test": ["CMD-SHELL", "redis-cli ping"], "interval": "1s", "timeout": "5s",
-                                    "retries": 3}
+                                    "retries": 3, "start_period": "120s"}
     assert db["environment"]["POSTGRES_PASSWORD"] == "pa$$$$word"
     assert db["volumes"] == ["db-data:/var/lib/postgresql/data"] and doc["volumes"] == {"db-data": {}}
     for definition in doc["services"].values():

@@ -212,3 +212,70 @@ def test_export_warnings_name_what_was_left_out():
     assert "host processes left out" in joined and "web (exec)" in joined
     assert "web → cache" in joined and "api → web" in joined
     assert text.startswith("# Exported by `locald export compose`")
+
+
+def test_health_check_start_period_defaults_to_how_long_up_waits(tmp_path):
+    """Docker must not call a slow starter unhealthy while locald (or `compose up --wait` on the
+    export) would still wait for it: the start period is the longest timeout a dependent gives."""
+    (tmp_path / "locald.toml").write_text("""
+[project]
+name = "sp"
+
+[services.slow]
+image = "redis:7"
+health_check = "redis-cli ping"
+
+[services.quick]
+image = "redis:7"
+health_check = { command = "redis-cli ping", start_period = "5s" }
+
+[services.alone]
+image = "redis:7"
+health_check = "redis-cli ping"
+
+[services.a]
+image = "redis:7"
+depends_on = { slow = { condition = "healthy", timeout = "5m" }, quick = "healthy" }
+
+[services.b]
+image = "redis:7"
+depends_on = { slow = { condition = "healthy", timeout = "30s" } }
+""")
+    plan = plan_of(load_project(tmp_path / "locald.toml"), {})
+    for export in (False, True):
+        services = to_compose(plan, export=export, engine_api=(1, 41))["services"]
+        assert services["slow"]["healthcheck"]["start_period"] == "300s"
+        assert services["quick"]["healthcheck"]["start_period"] == "5s", "written by the user"
+        assert services["alone"]["healthcheck"]["start_period"] == "120s"
+
+
+def test_adopted_ports_without_an_address_stay_on_this_machine():
+    """A compose file that publishes `"6380:6379"` gives no address; at run time locald binds it to
+    127.0.0.1 like every other port, and the export keeps the file's own form."""
+    plan = adopted_plan()
+    cache = plan.project.services["cache"]
+    port = {"mode": "ingress", "target": 6379, "published": "6380", "protocol": "tcp"}
+    cache = dataclasses.replace(cache, compose={**cache.compose, "ports": [port]})
+    plan = plan_of(dataclasses.replace(plan.project, services={"cache": cache}), {})
+    assert to_compose(plan, engine_api=(1, 41))["services"]["cache"]["ports"] == [{**port, "host_ip": "127.0.0.1"}]
+    assert to_compose(plan, export=True)["services"]["cache"]["ports"] == [port]
+    assert "host_ip" not in port, "the project's own definition is not changed"
+
+
+def test_remote_contexts_and_windows_paths_are_kept_as_written(tmp_path):
+    (tmp_path / "locald.toml").write_text(r"""
+[project]
+name = "paths"
+
+[services.api]
+build = "https://github.com/example/api.git#main:src"
+volumes = ['C:\data:/data', '\\server\share:/share:ro', "./local:/local", "named:/named"]
+""")
+    for export in (False, True):
+        api = to_compose(make_plan(load_project(tmp_path / "locald.toml"), check_free=False), export=export,
+                         engine_api=(1, 41))["services"]["api"]
+        assert api["build"] == {"context": "https://github.com/example/api.git#main:src"}
+        assert api["volumes"][:2] == ["C:\\data:/data", "\\\\server\\share:/share:ro"]
+        assert api["volumes"][2] == (f"{tmp_path}/local:/local" if not export else "./local:/local")
+    doc = to_compose(make_plan(load_project(tmp_path / "locald.toml"), check_free=False), engine_api=(1, 41))
+    assert doc["volumes"] == {"named": {}}, "a drive letter is not a named volume"

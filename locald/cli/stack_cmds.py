@@ -110,7 +110,7 @@ def status(obj: Obj, as_json: bool) -> None:
 @cli.command()
 @click.argument("services", nargs=-1)
 @click.option("-f", "--follow", is_flag=True, help="Keep printing new lines.")
-@click.option("-n", "--tail", type=int, default=None, help="Only the last N lines of each service.")
+@click.option("-n", "--tail", type=click.IntRange(min=0), default=None, help="Only the last N lines of each service.")
 @click.option("--no-color", is_flag=True, help="Plain prefixes even on a terminal.")
 @click.pass_obj
 def logs(obj: Obj, services: tuple[str, ...], follow: bool, tail: int | None, no_color: bool) -> None:

@@ -13,12 +13,15 @@ from __future__ import annotations
 
 import copy
 import os
+import re
 import shlex
 import urllib.parse
 from pathlib import Path
 from typing import Any
 
 from ..config.model import ContainerService, HealthCheck, Project
+from ..config.volumes import is_path as is_host_path
+from ..config.volumes import split as volume_parts
 from ..errors import LocaldError
 from ..plan import HOST_FROM_CONTAINERS, Plan
 from ..presets import POSTGRES_DATA, image_of, postgres_credentials
@@ -146,8 +149,9 @@ class _Context:
 
     def path(self, value: str) -> str:
         """Relative to the project root in locald.toml; absolute for the runtime, relative to the
-        written file for the export. Absolute and `~` paths are kept."""
-        if value.startswith(("/", "~")):
+        written file for the export. Absolute, `~`, Windows (`C:\\…`, `\\\\server`) paths and remote
+        build contexts (git URLs) are kept as written."""
+        if value.startswith(("/", "~")) or not_local_path(value):
             return value
         absolute = os.path.normpath(self.root / value)
         if not self.export:
@@ -173,11 +177,12 @@ class _Context:
                 elif spec.get("type", "volume") == "volume":
                     self.volumes.add(source)
             return spec
-        if ":" not in spec:
+        parts = volume_parts(spec)
+        if len(parts) == 1:
             return spec  # anonymous volume: a container path only
-        source, rest = spec.split(":", 1)
-        if source.startswith((".", "/", "~")):
-            return f"{self.path(source)}:{rest}"
+        source = parts[0]
+        if is_host_path(source):
+            return ":".join([self.path(source), *parts[1:]])
         self.volumes.add(source)
         return spec
 
@@ -252,9 +257,14 @@ class _Context:
 
     def adopted(self, s: ContainerService) -> dict:
         """An adopted compose service: its normalised definition (already escaped by `compose config`),
-        plus our labels and the host gateway. Its ports are published as the file says."""
+        plus our labels and the host gateway. Its ports are published as the file says, on 127.0.0.1
+        when it gives no address (the export keeps the file's own form)."""
         out = copy.deepcopy(s.compose)
         if not self.export:
+            # As for every other service: a port the file publishes without an address stays on this machine.
+            for port in out.get("ports") or []:
+                if isinstance(port, dict) and port.get("published") and not port.get("host_ip"):
+                    port["host_ip"] = BIND_ADDRESS
             labels = out.get("labels") or {}
             if isinstance(labels, list):
                 labels = dict(item.split("=", 1) if "=" in item else (item, "") for item in labels)
@@ -296,15 +306,18 @@ class _Context:
             # -h 127.0.0.1: ready only once Postgres listens on TCP, not while initdb's
             # temporary server answers on the Unix socket.
             test = f"pg_isready -q -h 127.0.0.1 -U {shlex.quote(c['POSTGRES_USER'])} -d {shlex.quote(c['POSTGRES_DB'])}"
-            hc = HealthCheck(type="command", command=test, interval=1.0, timeout=5.0, retries=3, start_period=60.0)
+            hc = HealthCheck(type="command", command=test)
         if hc is None:
             return None
         out: dict[str, Any] = {"test": self.probe(s, hc)}
         out["interval"] = duration(hc.interval)
         out["timeout"] = duration(hc.timeout)
         out["retries"] = hc.retries
-        if hc.start_period:
-            out["start_period"] = duration(hc.start_period)
+        # Without a start_period, Docker calls a slow starter "unhealthy" after `retries` quick
+        # failures, and `docker compose up --wait` gives up on it; locald waits as long as its
+        # dependents would, so the health check stays "starting" for that long (a success ends the
+        # start period at once, so readiness is not delayed).
+        out["start_period"] = duration(hc.start_period or self.plan.project.ready_timeout(s.name))
         return out
 
     def probe(self, s: ContainerService, hc: HealthCheck) -> list[str]:
@@ -397,8 +410,18 @@ def _restart(s: ContainerService) -> str | None:
 def _target(spec: Any) -> str | None:
     if isinstance(spec, dict):
         return spec.get("target")
-    parts = spec.split(":")
+    parts = volume_parts(spec)
     return parts[1] if len(parts) > 1 else parts[0]
+
+
+_REMOTE = ("git@", "github.com/")
+_WINDOWS = re.compile(r"^(?:[A-Za-z]:[\\/]|\\\\)")
+
+
+def not_local_path(value: str) -> bool:
+    """A remote build context (a URL, `git@…`) or a path of another system (`C:\\data`, `\\\\server\\share`):
+    nothing to resolve against the project root."""
+    return "://" in value or value.startswith(_REMOTE) or bool(_WINDOWS.match(value))
 
 
 def _extra_port(spec: Any) -> Any:

@@ -7,7 +7,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from ..errors import ConfigError, Problem
-from . import schema, semantic
+from . import envfile, schema, semantic
 from .model import Project, build_service
 from .source import Source, TomlSyntaxError, load_file
 
@@ -53,6 +53,7 @@ def check_source(source: Source, path: Path) -> Checked:
         problems += [replace(p, message=schema.shown(p.message)) for p in adopt_problems]  # one line each
     problems += semantic.check(source, set(adopted))
     problems.sort(key=lambda p: (p.line, p.col))
+    problems += envfile.check(source, path.parent.resolve(), display_name)  # at the env files' own lines
     if problems:
         return Checked(source.file, problems, None)
     data = source.data

@@ -4,12 +4,18 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
 PROCESS_KINDS = ("exec", "worker", "site")
 CONTAINER_KINDS = ("container", "postgres")
-CONDITIONS = ("started", "healthy", "completed_successfully")
+# How long `up` waits for a dependency (and for a service's own readiness) unless `timeout` says
+# otherwise. Slow starters are common in development (a first database init, a JVM, a migration on a
+# laptop's VM): giving up on a service that was still coming up costs a whole restart, waiting longer
+# for a broken one only costs time while its logs are on screen. Spring Boot's compose support waits
+# 2 minutes too.
+DEFAULT_TIMEOUT = 120.0
 
 _DURATION_PART = re.compile(r"([0-9]+(?:\.[0-9]+)?)(ns|us|ms|s|m|h)")
 _UNIT = {"ns": 1e-9, "us": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0}
@@ -46,7 +52,7 @@ class HealthCheck:
 class Dependency:
     name: str
     condition: str | None  # None: `healthy` when the dependency has a readiness check, else `started`
-    timeout: float = 60.0
+    timeout: float = DEFAULT_TIMEOUT
     required: bool = True
 
 
@@ -111,6 +117,20 @@ class Project:
         """Where a running stack keeps its state and logs: .locald/ beside locald.toml."""
         return self.file.parent / ".locald"
 
+    def ready_timeout(self, name: str) -> float:
+        """How long `up` waits for this service to be ready: the longest `timeout` a dependent gives
+        it, else DEFAULT_TIMEOUT. Also its health checks' default start_period: until then, failed
+        probes leave it "starting" rather than "unhealthy"."""
+        return self._ready_timeouts.get(name, DEFAULT_TIMEOUT)
+
+    @cached_property
+    def _ready_timeouts(self) -> dict[str, float]:
+        out: dict[str, float] = {}
+        for service in self.services.values():
+            for dep in service.depends_on:
+                out[dep.name] = max(out.get(dep.name, 0.0), dep.timeout)
+        return out
+
     @property
     def processes(self) -> list[ProcessService]:
         return [s for s in self.services.values() if not s.is_container]
@@ -164,7 +184,7 @@ def _dependencies(raw) -> tuple[Dependency, ...]:
             deps.append(Dependency(name, spec))
         else:
             deps.append(Dependency(name, spec.get("condition", "healthy"),
-                                   parse_duration(spec.get("timeout", 60)), spec.get("required", True)))
+                                   parse_duration(spec.get("timeout", DEFAULT_TIMEOUT)), spec.get("required", True)))
     return tuple(deps)
 
 

@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import difflib
 import re
-import signal
 from typing import Any, Iterator
 
 from ..errors import Problem
 from ..graph import Graph
+from . import signals, values
 from .model import CONTAINER_KINDS, kind_of
 from .schema import did_you_mean, json_path, schema, shown
 from .source import Source
@@ -28,14 +28,6 @@ _KIND_WORDS = {"exec": "a host process", "worker": "a host process (worker)", "s
 
 
 _SIGNAL_FORM = re.compile(r"^(SIG)?[A-Z0-9+-]+$")  # the schema's pattern: anything else was reported there
-_SIGNALS = sorted(s.name for s in signal.Signals if not s.name.startswith("SIG_"))
-_REALTIME = re.compile(r"^SIGRTM(IN(\+[0-9]+)?|AX(-[0-9]+)?)$")
-
-
-def is_signal(name: str) -> bool:
-    """A signal this machine knows: SIGINT or INT, SIGRTMIN+3."""
-    full = name if name.startswith("SIG") else "SIG" + name
-    return full in _SIGNALS or bool(_REALTIME.match(full))
 
 
 def _misspelt(raw: dict, *keys: str) -> bool:
@@ -93,8 +85,8 @@ def check(source: Source, known_services: set[str] = frozenset()) -> list[Proble
                 report(base + (key,), f"`{key}` does not apply to {_KIND_WORDS[kind]} (type = \"{kind}\")"
                        + ("" if key != "image" else "; set type = \"container\" or remove `type`"))
         stop = raw.get("stop_signal")
-        if isinstance(stop, str) and _SIGNAL_FORM.match(stop) and not is_signal(stop):
-            report(base + ("stop_signal",), f"unknown signal '{stop}'{did_you_mean(stop.upper(), _SIGNALS)}")
+        if isinstance(stop, str) and _SIGNAL_FORM.match(stop) and not signals.is_signal(stop):
+            report(base + ("stop_signal",), f"unknown signal '{stop}'{did_you_mean(stop.upper(), signals.NAMES)}")
         if kind == "worker" and "port" in raw:
             report(base + ("port",), "a worker gets no port; use type = \"exec\" for a service that listens")
         if kind == "site" and "command" in raw:
@@ -103,6 +95,12 @@ def check(source: Source, known_services: set[str] = frozenset()) -> list[Proble
             report(base, f"service '{name}' has no `command`: say what to run, e.g. command = \"npm run dev\"")
         if kind == "container" and "image" not in raw and "build" not in raw and not _misspelt(raw, "image", "build"):
             report(base, f"container service '{name}' needs `image` or `build`")
+
+        health = raw.get("health_check")
+        if isinstance(health, dict) and health.get("type") == "command" and "command" not in health \
+                and not _misspelt(health, "command"):
+            report(base + ("health_check",), 'a health check of type = "command" needs the `command` to run '
+                   "(exit status 0 = ready)")
 
         for dep, elem in dependency_names(raw):
             path = base + ("depends_on", elem)
@@ -128,6 +126,7 @@ def check(source: Source, known_services: set[str] = frozenset()) -> list[Proble
                             report(where, f"${{services.{target}.{fld}}}: '{target}' is a worker and has no port; "
                                    "make it type = \"exec\" if it listens")
 
+    values.check(source.data, services, report)
     _port_clashes(services, report)
     _cycles(services, report)
     return problems

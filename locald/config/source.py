@@ -15,8 +15,7 @@ from typing import Any
 import tomli
 
 from ..errors import Problem
-
-Path_ = tuple  # a key path: ("services", "web", "depends_on", 0)
+from .files import Unreadable, read_bytes
 
 
 @dataclass
@@ -52,7 +51,15 @@ _SYNTAX_HINTS = {
 }
 
 
+# Refused rather than skipped: TOML has no BOM, and Taplo (the editor) and tomllib refuse it too, so
+# accepting it here would make the terminal disagree with the editor about the same file.
+_BOM = ("the file starts with a byte order mark (BOM), which TOML does not allow: "
+        "save it as UTF-8 without BOM")
+
+
 def load_text(text: str, file: str) -> Source:
+    if text.startswith("\ufeff"):
+        raise TomlSyntaxError(Problem(file, 1, 1, "", _BOM))
     try:
         data = tomli.loads(text)
     except RecursionError:  # tomli's own limit on nested inline arrays/tables
@@ -83,11 +90,11 @@ def _too_deep(text: str, limit: int = 100) -> tuple[int, int]:
 def load_file(path: Path, display: str | None = None) -> Source:
     display = display or str(path)
     try:
-        raw = path.read_bytes()
+        raw = read_bytes(path)
     except FileNotFoundError:
         raise TomlSyntaxError(Problem(display, 0, 0, "", "no such file (name another with -f PATH)")) from None
-    except OSError as exc:
-        raise TomlSyntaxError(Problem(display, 0, 0, "", f"cannot read {display}: {exc.strerror}")) from None
+    except Unreadable as exc:
+        raise TomlSyntaxError(Problem(display, 0, 0, "", f"{exc} (name a locald.toml with -f PATH)")) from None
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:

@@ -21,7 +21,6 @@ from .ports import busy_port_problem
 from .service_runtime import COMPLETED, Cancelled, ServiceRuntime, StartFailed, condition_words, effective_condition
 
 BATCH_WINDOW = 0.02  # seconds to gather services that became startable together into one start call
-DEFAULT_READY_TIMEOUT = 60.0
 
 
 class Coordinator:
@@ -107,16 +106,15 @@ class Coordinator:
                 self._await(name, dep)
 
     def _await(self, name: str, dep: Dependency) -> None:
-        deadline = time.monotonic() + dep.timeout
+        # The timeout counts from the dependency's start: until then it waits on its own dependencies,
+        # each bounded by their own timeouts (a failure there ends the whole start).
         while not self.started[dep.name].wait(0.1):
             if self.cancel.is_set():
                 raise Cancelled("cancelled")
-            if time.monotonic() > deadline:
-                raise StartFailed(f"'{name}' waited {dep.timeout:g}s for '{dep.name}' to start")
         runtime = self.runtime_of[dep.name]
         condition = effective_condition(dep.condition, runtime.has_readiness(dep.name))
         try:
-            runtime.wait(dep.name, condition, max(0.1, deadline - time.monotonic()), self.cancel)
+            runtime.wait(dep.name, condition, dep.timeout, self.cancel)
         except Cancelled:
             raise
         except LocaldError as exc:
@@ -147,7 +145,7 @@ class Coordinator:
             runtime = self.runtime_of[name]
             condition = COMPLETED if name in jobs else effective_condition(None, runtime.has_readiness(name))
             try:
-                runtime.wait(name, condition, self._ready_timeout(name), self.cancel)
+                runtime.wait(name, condition, self.plan.project.ready_timeout(name), self.cancel)
                 self.on_status(name, status="ready")
             except LocaldError as exc:
                 errors.append(exc)
@@ -159,10 +157,6 @@ class Coordinator:
             t.join()
         if errors:
             raise errors[0]
-
-    def _ready_timeout(self, name: str) -> float:
-        waits = [d.timeout for s in self.names for d in self.plan.dependencies(s) if d.name == name]
-        return max(waits, default=DEFAULT_READY_TIMEOUT)
 
     # --- stop --------------------------------------------------------------------------------------
 

@@ -66,7 +66,7 @@ def show(project: Project, names: list[str], follow: bool, tail: int | None, pri
     if containers and compose_file(state_dir).exists():
         from .containers.compose_cli import compose_argv
 
-        compose = compose_argv([compose_file(state_dir)], compose_project_name(project.name), project.root)
+        compose = compose_argv([compose_file(state_dir)], compose_project_name(project), project.root)
         proc = subprocess.Popen(logs_argv(compose, containers, follow, tail), stdout=subprocess.PIPE,
                                 stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, cwd=project.root)
         pump_compose_logs(proc.stdout, sinks)

@@ -51,9 +51,9 @@ def remove_leftovers(project: Project, state_dir: Path, echo=None) -> None:
     state = read_state(state_dir)
     compose_project = state.get("compose_project")
     if compose_project and state.get("containers"):
-        from .containers.engine import remove_project
+        from .containers.engine import Owner, remove_project
 
-        remove_project(compose_project)
+        remove_project(Owner.of(project, compose_project))
 
 
 def already_running(state_dir: Path) -> LocaldError:
@@ -133,7 +133,7 @@ def run(project: Project, names: list[str], printer: Printer | None, detached: b
     code = 0
     try:
         remove_leftovers(project, state_dir, say)
-        store.start(pid=os.getpid(), file=str(project.file), compose_project=compose_project_name(project.name),
+        store.start(pid=os.getpid(), file=str(project.file), compose_project=compose_project_name(project),
                     containers=any(project.services[n].is_container for n in names), names=names,
                     phase="starting", detached=detached)
         from ..proxy.client import join
@@ -289,7 +289,7 @@ def stop(project: Project, timeout: float = 120, echo=None) -> bool:
     leftovers = kill_leftovers(state_dir)
     had_containers = bool(state.get("compose_project") and state.get("containers"))
     if had_containers or project.containers:
-        from .containers.engine import remove_project
+        from .containers.engine import Owner, remove_project
 
-        remove_project(state.get("compose_project") or compose_project_name(project.name))
+        remove_project(Owner.of(project, state.get("compose_project")))
     return bool(leftovers or had_containers)

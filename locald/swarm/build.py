@@ -36,7 +36,7 @@ def stack_of(plan: Plan, base_dir: Path, jobs: bool = False) -> tuple[Stack, lis
 
 def stack_name(project: Project, given: str | None) -> str:
     """--stack, or the compose project name of locald.toml's project name."""
-    name = given or compose_project_name(project.name)
+    name = given or compose_project_name(project)
     if not _NAME.match(name):
         raise LocaldError(f"invalid stack name {name!r}: use lowercase letters, digits, '-' and '_', "
                           "starting with a letter or digit")

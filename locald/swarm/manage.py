@@ -56,14 +56,19 @@ def down(project: Project, stack: str | None = None, timeout: float = 120.0, clo
         return None
     cluster.remove(name)
     deadline = clock() + timeout
+    empty_once = False
     while True:
         left = cluster.leftovers(name)
         if not left["services"] and not left["networks"] and left["containers"]:
             cluster.remove_exited(name)
             left = cluster.leftovers(name)
         if not any(left.values()):
-            return Removed(name, cluster.volumes(name), cluster.orphan_tasks(name))
-        if clock() > deadline:
+            if empty_once:  # twice in a row: the swarm's network removal can briefly hide a network
+                return Removed(name, cluster.volumes(name), cluster.orphan_tasks(name))
+            empty_once = True
+        else:
+            empty_once = False
+        if clock() > deadline and any(left.values()):
             what = ", ".join(f"{len(ids)} {kind}" for kind, ids in left.items() if ids)
             raise LocaldError(f"the stack {name} was removed but {what} still exist after {timeout:g}s; "
                               f"`docker stack ps {name}` and `docker network ls` show them")

@@ -3,7 +3,10 @@ these run on every `locald up`/`status`/`export` and must not pay for its import
 
 check_engine: the CLI, the engine and the Compose v2 plugin, each with its own clear error.
 image_info:   presence, exposed ports and HEALTHCHECK of images (one CLI call when all exist).
-containers:   the containers of a compose project with state, health, exit code and ports.
+Owner:        the containers locald made for one locald.toml; every query and removal below filters on
+              both its labels, so a stack never sees or touches another stack's containers, nor a
+              plain compose project's, that happen to share its compose project name.
+containers:   a stack's containers with state, health, exit code and ports.
 """
 
 from __future__ import annotations
@@ -17,10 +20,14 @@ import subprocess
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
+from ...compose.translate import LABEL_CONFIG
+from ...config.model import Project
 from ...errors import LocaldError
+from ...plan import compose_project_name
 from . import errors as docker_errors
 
 PROJECT_LABEL = "com.docker.compose.project"
+CONFIG_LABEL = LABEL_CONFIG  # the locald.toml a container was made for (written by the translator)
 SERVICE_LABEL = "com.docker.compose.service"
 ONEOFF_LABEL = "com.docker.compose.oneoff"
 CLI_TIMEOUT = 30.0
@@ -45,6 +52,24 @@ class ImageInfo:
         return tcp[0] if len(tcp) == 1 else None
 
 
+@dataclass(frozen=True)
+class Owner:
+    """One locald.toml's containers: its compose project name and its config path."""
+
+    compose_project: str
+    config: str
+
+    @classmethod
+    def of(cls, project: Project, compose_project: str | None = None) -> "Owner":
+        """`compose_project`: the name a (crashed) run recorded, when the project was renamed since."""
+        return cls(compose_project or compose_project_name(project), str(project.file))
+
+    def filters(self) -> list[str]:
+        """`docker ps`/`events` filters for this owner's containers (label filters are ANDed)."""
+        return ["--filter", f"label={PROJECT_LABEL}={self.compose_project}",
+                "--filter", f"label={CONFIG_LABEL}={self.config}"]
+
+
 @dataclass
 class ContainerRow:
     id: str
@@ -52,8 +77,9 @@ class ContainerRow:
     service: str
     state: str  # created | running | restarting | exited | paused | dead | removing
     health: str | None  # healthy | unhealthy | starting | None (no health check)
-    exit_code: int | None
+    exit_code: int | None  # of the last run: exited, or restarting after it
     ports: list[dict] = field(default_factory=list)
+    up_for: float = 0.0  # seconds it has been running, by the engine's clock (whole seconds; 0 when not running)
 
 
 def docker() -> str:
@@ -115,7 +141,10 @@ def image_info(images: list[str]) -> dict[str, ImageInfo | None]:
 
 
 _PORT = re.compile(r"^(?:(?P<ip>[^\s,]*):(?P<host>\d+)->)?(?P<container>\d+)/(?P<proto>\w+)$")
-_EXITED = re.compile(r"Exited \((-?\d+)\)")
+_EXITED = re.compile(r"(?:Exited|Restarting) \((-?\d+)\)")
+
+
+_UP_SECONDS = re.compile(r"^Up (\d+) seconds?\b")
 
 
 def parse_ports(text: str) -> list[dict]:
@@ -128,6 +157,18 @@ def parse_ports(text: str) -> list[dict]:
     return out
 
 
+def parse_uptime(status: str) -> float:
+    """How long a running container has been up, from Docker's Status ("Up Less than a second",
+    "Up 1 second", "Up 2 seconds", "Up About a minute", …: go-units' HumanDuration of the engine's own
+    clock, so no skew with a remote or virtualised engine). Whole seconds; a minute or more is 60."""
+    if not status.startswith("Up "):
+        return 0.0
+    if status.startswith("Up Less than a second"):
+        return 0.0
+    match = _UP_SECONDS.match(status)
+    return float(match.group(1)) if match else 60.0
+
+
 def parse_health(status: str) -> str | None:
     if "(healthy)" in status:
         return "healthy"
@@ -138,11 +179,11 @@ def parse_health(status: str) -> str | None:
     return None
 
 
-def containers(compose_project: str) -> list[ContainerRow]:
-    """The project's service containers (not `compose run` one-offs), from one `docker ps`."""
+def containers(owner: Owner) -> list[ContainerRow]:
+    """The stack's service containers (not `compose run` one-offs), from one `docker ps`."""
     fmt = "\t".join(["{{.ID}}", "{{.Names}}", '{{.Label "%s"}}' % SERVICE_LABEL, '{{.Label "%s"}}' % ONEOFF_LABEL,
                      "{{.State}}", "{{.Status}}", "{{.Ports}}"])
-    result = run(["ps", "-a", "--no-trunc", "--filter", f"label={PROJECT_LABEL}={compose_project}", "--format", fmt])
+    result = run(["ps", "-a", "--no-trunc", *owner.filters(), "--format", fmt])
     if result.returncode != 0:
         raise docker_errors.engine_failed("list the containers", result.stderr)
     rows = []
@@ -153,7 +194,8 @@ def containers(compose_project: str) -> list[ContainerRow]:
         cid, name, service, _, state, status, ports = parts
         exited = _EXITED.search(status)
         rows.append(ContainerRow(cid, name, service, state, parse_health(status),
-                                 int(exited.group(1)) if exited else None, parse_ports(ports)))
+                                 int(exited.group(1)) if exited else None, parse_ports(ports),
+                                 up_for=parse_uptime(status) if state == "running" else 0.0))
     return rows
 
 
@@ -179,15 +221,46 @@ def health_log(container: str) -> str | None:
     return f"exit {last.get('ExitCode')}: {(last.get('Output') or '').strip() or '(no output)'}"
 
 
-def remove_project(compose_project: str) -> None:
-    """Remove every container and network of a compose project, even without its compose file.
-    Named volumes stay: they hold the user's data."""
+def restarts(container: str) -> tuple[int, int | None]:
+    """How many times the restart policy has restarted the container, and the exit code of its last
+    run (None while it runs again: the engine resets it)."""
+    result = run(["inspect", "--format", "{{.RestartCount}} {{.State.ExitCode}}", container])
+    try:
+        count, code = (int(part) for part in result.stdout.split())
+    except ValueError:
+        return 0, None
+    return count, code or None
+
+
+def strangers(owner: Owner) -> dict[str, str]:
+    """Containers in the owner's compose project that were not made for its locald.toml: name → the
+    locald.toml they were made for ("" when no locald made them)."""
+    fmt = '{{.Names}}\t{{.Label "%s"}}' % CONFIG_LABEL
+    result = run(["ps", "-a", "--filter", f"label={PROJECT_LABEL}={owner.compose_project}", "--format", fmt])
+    if result.returncode != 0:
+        raise docker_errors.engine_failed("list the containers", result.stderr)
+    rows = (line.split("\t", 1) for line in result.stdout.splitlines() if "\t" in line)
+    return {name: config for name, config in rows if config != owner.config}
+
+
+def check_owner(owner: Owner) -> None:
+    """Refuse a compose project name that another stack's containers use (LocaldError naming it)."""
+    others = strangers(owner)
+    if others:
+        raise docker_errors.name_clash(owner.compose_project, others)
+
+
+def remove_project(owner: Owner) -> None:
+    """Remove the stack's containers (one-offs too) and, when no other container is left in the
+    compose project, its networks; even without its compose file. Named volumes stay: they hold the
+    user's data."""
     docker()
-    label = f"label={PROJECT_LABEL}={compose_project}"
-    ids = run(["ps", "-aq", "--filter", label]).stdout.split()
+    ids = run(["ps", "-aq", *owner.filters()]).stdout.split()
     if ids:
         run(["rm", "-f", "-v", *ids], timeout=120)
-    nets = run(["network", "ls", "-q", "--filter", label]).stdout.split()
+    if strangers(owner):
+        return  # the networks are shared with containers that are not ours
+    nets = run(["network", "ls", "-q", "--filter", f"label={PROJECT_LABEL}={owner.compose_project}"]).stdout.split()
     if nets:
         run(["network", "rm", *nets])
 

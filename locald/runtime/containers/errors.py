@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+from pathlib import Path
 
 from ...errors import LocaldError
 
@@ -43,6 +44,23 @@ def compose_missing(output: str) -> LocaldError:
                        "through the Compose v2 CLI plugin: install the `docker-compose-plugin` package, or put the "
                        "v2 `docker-compose` binary in ~/.docker/cli-plugins/ (the legacy Python docker-compose v1 "
                        "is not supported)")
+
+
+def name_clash(compose_project: str, others: dict[str, str]) -> LocaldError:
+    """Another stack's containers use this compose project name (`others`: name → its locald.toml,
+    "" when no locald made it)."""
+    configs = sorted({c for c in others.values() if c})
+    if configs:
+        where = Path(configs[0]).parent
+        whose = f"the locald project in {where} (its locald.toml has the same [project] name)"
+        stop = "stop it there with `locald down`, or give"
+    else:
+        names = sorted(others)
+        whose = f"a compose project not made by locald (containers: {', '.join(names[:5])}{', …' if len(names) > 5 else ''})"
+        stop = f"remove those containers (`docker compose -p {compose_project} down`), or give"
+    return LocaldError(f"the compose project name '{compose_project}' is already used by {whose}. locald will not "
+                       f"touch containers it did not make for this locald.toml: {stop} this project its own name "
+                       "with `[project] name = \"…\"` in locald.toml")
 
 
 def engine_failed(what: str, stderr: str) -> LocaldError:

@@ -25,7 +25,7 @@ PULL_TIMEOUT = float(os.environ.get("LOCALD_PULL_TIMEOUT", "600"))
 def image_name(project: Project, service: ContainerService) -> str:
     image = service.compose.get("image") if service.adopted else (service.compose.get("image") or image_of(service))
     # Compose names an image it builds without `image:` after the project and the service.
-    return image or f"{compose_project_name(project.name)}-{service.name}"
+    return image or f"{compose_project_name(project)}-{service.name}"
 
 
 def builds(project: Project, service: ContainerService) -> bool:
@@ -81,12 +81,14 @@ def survey(project: Project, names: list[str]) -> Images:
 def prepare(project: Project, names: list[str], say: Callable[[str], None],
             cancel: threading.Event | None = None) -> Images:
     """Check the engine, build what has `build` (the cache makes it quick), pull what is missing
-    (showing Docker's progress through `say`), and inspect every image."""
+    (showing Docker's progress through `say`), and inspect every image. First of all, refuse a
+    compose project name that containers locald did not make for this locald.toml already use."""
     info = engine.check_engine()
+    engine.check_owner(engine.Owner.of(project))
     to_build = [n for n in names if builds(project, project.services[n])]
     if to_build:
         say(f"building {', '.join(to_build)}")
-        project_name = compose_project_name(project.name)
+        project_name = compose_project_name(project)
         document = dump_yaml(build_document(project, to_build, project_name))
         argv = compose_argv(["-"], project_name, project.root) + ["build", "--", *to_build]
         _stream(argv, project, say, lambda out: errors.build_failed(to_build, out), stdin=document)

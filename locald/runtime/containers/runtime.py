@@ -24,15 +24,17 @@ from ...compose.translate import has_healthcheck, to_compose
 from ...config.model import Service
 from ..output import LogSink
 from ..private import private_dir, write_private
-from ..service_runtime import COMPLETED, HEALTHY, STARTED, Cancelled, condition_words, effective_condition
+from ..service_runtime import HEALTHY, STARTED, Cancelled, condition_words, effective_condition
 from . import engine, errors
 from .compose_cli import compose_argv, compose_client
 from .errors import ContainerError
 from .images import Images
+from .readiness import RestartPolicy, judge
 from .watch import ContainerWatch
 
 COMPOSE_FILE = "compose.yaml"
 LOG_LINES = 15
+SETTLE_POLL = 0.25  # seconds between snapshots while a fresh container proves it does not crash at once
 
 
 def compose_file(state_dir: Path) -> Path:
@@ -51,7 +53,8 @@ class ContainerRuntime:
         self._client = None
         self._written = False
         self._followers: list[subprocess.Popen] = []
-        self._watch = ContainerWatch(plan.compose_project)
+        self.owner = engine.Owner.of(plan.project)
+        self._watch = ContainerWatch(self.owner)
         atexit.register(self._watch.close)
 
     def handles(self, service: Service) -> bool:
@@ -92,7 +95,8 @@ class ContainerRuntime:
 
         self._watch.start()
         try:
-            self.client.compose.up(names, detach=True, dependencies=False, quiet=True, remove_orphans=True)
+            # No --remove-orphans: it removes by compose project name alone (another stack's containers).
+            self.client.compose.up(names, detach=True, dependencies=False, quiet=True)
         except DockerException as exc:
             by_port = {p: n for n, p in self.plan.ports.items() if n in names}
             raise errors.start_failed(_text(exc.stderr) or _text(exc.stdout), by_port, names) from None
@@ -100,13 +104,14 @@ class ContainerRuntime:
 
     def stop(self, names: list[str] | None = None) -> None:
         """Stop and remove these services' containers; None: the whole project (`compose down`: the
-        network too). Named volumes are kept. Without the compose file, fall back to labels."""
+        network too). Named volumes are kept. Without the compose file, or when containers that are not
+        ours share the compose project name (compose down would remove them too), fall back to labels."""
         if names is not None and not names:
             return
         try:
-            if not self.compose_file.exists():
+            if not self.compose_file.exists() or engine.strangers(self.owner):
                 if names is None:
-                    engine.remove_project(self.plan.compose_project)
+                    engine.remove_project(self.owner)
                 else:
                     self._remove_by_label(names)
                 return
@@ -122,7 +127,7 @@ class ContainerRuntime:
                 self.close()
 
     def kill(self) -> None:
-        engine.remove_project(self.plan.compose_project)
+        engine.remove_project(self.owner)
         self.close()
 
     def restart(self, name: str) -> None:
@@ -138,7 +143,7 @@ class ContainerRuntime:
         self._followers.clear()
 
     def _remove_by_label(self, names: list[str]) -> None:
-        ids = [r.id for r in engine.containers(self.plan.compose_project) if r.service in names]
+        ids = [r.id for r in engine.containers(self.owner) if r.service in names]
         if ids:
             engine.run(["rm", "-f", *ids], timeout=120)
 
@@ -162,14 +167,14 @@ class ContainerRuntime:
         return decided if decided is not None else self.images.has_healthcheck(name)
 
     def wait(self, name: str, condition: str, timeout: float, cancel: threading.Event | None = None) -> None:
-        """Block until the service meets the condition; ContainerError when it cannot, Cancelled
-        when `cancel` is set."""
+        """Block until the service meets the condition (rules in readiness.py); ContainerError when it
+        cannot any more or `timeout` passes, Cancelled when `cancel` is set."""
         condition = effective_condition(condition, self.has_readiness(name))
         if condition == HEALTHY and not self.has_readiness(name):
             raise ContainerError(f"container service '{name}' has no health check, so it can never be healthy: "
                                  "add `health_check` to it in locald.toml, or depend on it with "
                                  "condition \"started\"")
-        restarts = self.plan.service(name).restart != "no"
+        policy = RestartPolicy.of(self.document["services"].get(name, {}))
         self._watch.start()
         begin = time.monotonic()
         deadline = begin + timeout
@@ -178,56 +183,70 @@ class ContainerRuntime:
             snapshot = self._watch.rows_after(begin, min(0.2, max(0.0, deadline - time.monotonic())) or 0.05)
             _check_cancel(name, condition, cancel)
             if snapshot is None and time.monotonic() > deadline:
-                raise self._timeout(name, condition, timeout, [])
+                raise self._timeout(name, condition, timeout, None, policy, None)
+        last_exit = None  # the last crash seen while waiting: the restart policy may hide it later
         while True:
             rows, taken = snapshot
-            mine = [r for r in rows if r.service == name]
-            verdict = _judge(mine, condition, restarts)
+            row = next((r for r in rows if r.service == name), None)
+            if row is not None and row.exit_code:
+                last_exit = row.exit_code
+            verdict = judge(row, condition, policy, lambda: engine.restarts(row.id)[0])
             if verdict is True:
                 return
             if isinstance(verdict, str):
-                raise self._failed(name, condition, verdict, mine)
+                raise self._failed(name, condition, verdict, row)
             _check_cancel(name, condition, cancel)
             if time.monotonic() >= deadline:
-                raise self._timeout(name, condition, timeout, mine)
+                raise self._timeout(name, condition, timeout, row, policy, last_exit)
             slice_ = min(0.2, max(0.01, deadline - time.monotonic()))
-            snapshot = self._watch.next_rows(taken, slice_) or snapshot
+            if condition == STARTED and row is not None and row.state == "running":
+                # Its uptime grows without an event: look again soon.
+                if cancel is not None:
+                    cancel.wait(min(SETTLE_POLL, slice_))
+                else:
+                    time.sleep(min(SETTLE_POLL, slice_))
+                snapshot = self._watch.rows_after(time.monotonic(), slice_) or snapshot
+            else:
+                snapshot = self._watch.next_rows(taken, slice_) or snapshot
 
-    def _failed(self, name: str, condition: str, why: str, rows: list[engine.ContainerRow]) -> ContainerError:
-        detail = ""
-        if rows and "unhealthy" in why:
-            probe = engine.health_log(rows[0].id)
-            if probe:
-                detail = f" (last health check: {probe})"
+    def _failed(self, name: str, condition: str, why: str, row: engine.ContainerRow | None) -> ContainerError:
         return ContainerError(f"container service '{name}' {why} while locald waited for it to be "
-                              f"{condition_words(condition)}{detail}.{_logs_paragraph(rows)}")
+                              f"{condition_words(condition)}.{_logs_paragraph(row)}")
 
-    def _timeout(self, name: str, condition: str, timeout: float, rows: list[engine.ContainerRow]) -> ContainerError:
-        if not rows:
-            state = "it has no container (was it started?)"
-        else:
-            r = rows[0]
-            state = f"it is {r.state}" + (f", health: {r.health}" if r.health else "")
-            if r.health:
-                probe = engine.health_log(r.id)
-                if probe:
-                    state += f"; last health check: {probe}"
-        return ContainerError(f"container service '{name}' was not {condition_words(condition)} after {timeout:g}s: "
-                              f"{state}.{_logs_paragraph(rows)}")
+    def _timeout(self, name: str, condition: str, timeout: float, row: engine.ContainerRow | None,
+                 policy: RestartPolicy, last_exit: int | None) -> ContainerError:
+        words = condition_words(condition)
+        if row is None:
+            return ContainerError(f"container service '{name}' was not {words} after {timeout:g}s: it has no "
+                                  "container (was it started?).")
+        count, code = engine.restarts(row.id) if policy.kind != "no" else (0, None)
+        code = last_exit or code
+        if count:
+            exited = f"exited with code {code}" if code else "exited"
+            return ContainerError(f"container service '{name}' keeps crashing ({exited}, restarted {count} "
+                                  f"time{'s' if count != 1 else ''}), so it was not {words} after {timeout:g}s."
+                                  f"{_logs_paragraph(row)}")
+        state = f"it is {row.state}" + (f", health: {row.health}" if row.health else "")
+        if row.health:
+            probe = engine.health_log(row.id)
+            if probe:
+                state += f"; last health check: {probe}"
+        return ContainerError(f"container service '{name}' was not {words} after {timeout:g}s: "
+                              f"{state}.{_logs_paragraph(row)}")
 
     # --- status and logs -------------------------------------------------------------------------
 
     def status(self) -> dict[str, dict]:
         """Per service: state, health (None without a health check), exit_code, ports, container."""
-        return container_status(self.plan.compose_project)
+        return container_status(self.owner)
 
     def logs_argv(self, names: list[str], follow: bool, tail: int | None = None) -> list[str]:
         return logs_argv(self.compose_argv(), names, follow, tail)
 
 
-def container_status(compose_project: str) -> dict[str, dict]:
+def container_status(owner: engine.Owner) -> dict[str, dict]:
     return {r.service: {"state": r.state, "health": r.health, "exit_code": r.exit_code, "ports": r.ports,
-                        "container": r.name} for r in engine.containers(compose_project)}
+                        "container": r.name} for r in engine.containers(owner)}
 
 
 def logs_argv(compose: list[str], names: list[str], follow: bool, tail: int | None = None) -> list[str]:
@@ -264,40 +283,13 @@ def _check_cancel(name: str, condition: str, cancel: threading.Event | None) -> 
                         "shutting down")
 
 
-def _logs_paragraph(rows: list[engine.ContainerRow]) -> str:
-    if not rows:
+def _logs_paragraph(row: engine.ContainerRow | None) -> str:
+    if row is None:
         return ""
-    lines = engine.last_logs(rows[0].id, LOG_LINES)
+    lines = engine.last_logs(row.id, LOG_LINES)
     if not lines:
         return " It printed nothing."
     return " Its last log lines:\n" + "\n".join("  " + line for line in lines)
-
-
-def _judge(rows: list[engine.ContainerRow], condition: str, restarts: bool) -> bool | str | None:
-    """True: met. A string: it can no longer be met (why). None: not yet."""
-    if not rows:
-        return None
-    r = rows[0]
-    if r.state in ("exited", "dead"):
-        code = r.exit_code
-        if condition == COMPLETED:
-            return True if code == 0 else f"exited with code {code}"
-        if condition == STARTED and code == 0:
-            return True
-        if restarts:
-            return None  # the restart policy brings it back; the deadline decides
-        return f"exited with code {code}"
-    if condition == COMPLETED:
-        return None
-    if r.state != "running":
-        return None  # created, restarting, paused, removing
-    if condition == STARTED:
-        return True
-    if r.health == "healthy":
-        return True
-    if r.health == "unhealthy":
-        return "is unhealthy"
-    return None  # health: starting (or not reported yet)
 
 
 def _text(value) -> str:

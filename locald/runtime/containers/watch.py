@@ -21,8 +21,8 @@ EVENTS = ("create", "start", "die", "destroy", "health_status", "restart", "oom"
 
 
 class ContainerWatch:
-    def __init__(self, compose_project: str):
-        self.compose_project = compose_project
+    def __init__(self, owner: engine.Owner):
+        self.owner = owner
         self._cond = threading.Condition()
         self._rows: list[engine.ContainerRow] = []
         self._taken = -1.0  # monotonic time the current snapshot was taken at
@@ -40,8 +40,7 @@ class ContainerWatch:
             if self._proc is not None and self._proc.poll() is None:
                 return
             self._closed = False
-            argv = [engine.docker(), "events", "--filter", "type=container",
-                    "--filter", f"label={engine.PROJECT_LABEL}={self.compose_project}",
+            argv = [engine.docker(), "events", "--filter", "type=container", *self.owner.filters(),
                     *[a for e in EVENTS for a in ("--filter", f"event={e}")], "--format", "{{.Action}}"]
             self._proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
                                           stdin=subprocess.DEVNULL, start_new_session=True)
@@ -80,7 +79,7 @@ class ContainerWatch:
     def refresh(self) -> None:
         taken = time.monotonic()
         try:
-            rows, error = engine.containers(self.compose_project), None
+            rows, error = engine.containers(self.owner), None
         except Exception as exc:  # reported to the waiters, who decide
             rows, error = self._rows, exc
         with self._cond:

@@ -8,20 +8,11 @@ import sys
 from pathlib import Path
 from typing import Mapping
 
-from honcho.environ import parse as parse_dotenv
-
+from ...config import envfile
 from ...errors import LocaldError
 from ..cleanup import marker_env
 
 SERVICE_VAR = "LOCALD_SERVICE"  # name of the service, for the process itself and for `locald run`
-
-
-
-def read_env_file(path: Path) -> dict[str, str]:
-    """A .env file, parsed the way honcho does (shlex), tolerating a leading `export `."""
-    text = path.read_text(encoding="utf-8", errors="replace")
-    lines = [line.lstrip()[7:] if line.lstrip().startswith("export ") else line for line in text.splitlines()]
-    return parse_dotenv("\n".join(lines))
 
 
 def process_env(service, plan, base: Mapping[str, str] = os.environ) -> dict[str, str]:
@@ -37,7 +28,7 @@ def process_env(service, plan, base: Mapping[str, str] = os.environ) -> dict[str
             raise LocaldError(f"service {service.name}: env_file {name} not found (looked for {path})")
         files.append(path)
     for path in files:
-        env.update({k: plan.resolve(v, service.name) for k, v in read_env_file(path).items()})
+        env.update({k: plan.resolve(v, service.name) for k, v in envfile.load(path).items()})
     env.update(plan.env(service.name))
     port = plan.ports.get(service.name)
     if service.kind != "worker" and port is not None:

@@ -12,6 +12,7 @@ import signal
 import time
 from typing import Iterable, Mapping
 
+
 _TICKS = os.sysconf("SC_CLK_TCK")
 
 
@@ -68,14 +69,6 @@ def signal_group(pgid: int, sig: int) -> bool:
         return True
     except ProcessLookupError:
         return False
-
-
-def signal_number(name: str | int) -> int:
-    """'SIGTERM', 'TERM', 'sigint' or 15 -> a signal number."""
-    if isinstance(name, int):
-        return name
-    name = name.upper()
-    return int(getattr(signal.Signals, name if name.startswith("SIG") else "SIG" + name))
 
 
 def processes_with_env(pairs: Mapping[str, str]) -> list[int]:

@@ -21,6 +21,7 @@ from typing import Callable, Mapping
 
 from honcho.process import Popen
 
+from ...config.signals import signal_number
 from ...errors import LocaldError
 from ..output import LogSink
 from ..service_runtime import COMPLETED, HEALTHY, STARTED, Cancelled, effective_condition
@@ -63,7 +64,7 @@ class ProcessRunner:
         self.base_env = base_env
         self.port = plan.ports.get(self.name) if service.kind != "worker" else None
         self.token = uuid.uuid4().hex[:16]
-        self.stop_signal = pgroups.signal_number(service.stop_signal)
+        self.stop_signal = signal_number(service.stop_signal)
         self._cond = threading.Condition()
         self._thread: threading.Thread | None = None
         self._stop_event = threading.Event()
@@ -143,7 +144,7 @@ class ProcessRunner:
             strays = pgroups.processes_with_env({TOKEN_VAR: self.token})
             if pgid is not None or strays:
                 if pgroups.stop_group(pgid, self.stop_signal, grace, strays):
-                    self.sink.note(f"did not stop within {grace:g}s of {signal.Signals(self.stop_signal).name}: killed")
+                    self.sink.note(f"did not stop within {grace:g}s of {self.service.stop_signal}: killed")
         thread = self._thread
         if thread is not None and thread is not threading.current_thread():
             thread.join()
@@ -376,12 +377,13 @@ class ProcessRunner:
     def _probe_loop(self, generation: int, ended: threading.Event) -> None:
         """Probe at once, then every STARTING_INTERVAL until the first success (so a ready service is
         noticed quickly), then every `interval` to keep `health` current: unhealthy after `retries`
-        failures in a row. Before the first success, failures count only past an explicit start_period."""
+        failures in a row. Before the first success, failures count only past the start_period, which
+        defaults to how long `up` waits for the service (as its container health check's does)."""
         probe = self._probe
         check = self.service.health_check
         interval = check.interval if check else 1.0
         retries = check.retries if check else 3
-        start_period = check.start_period if check else 0.0
+        start_period = (check and check.start_period) or self.plan.project.ready_timeout(self.name)
         began = time.monotonic()
         failures = attempts = 0
         was_healthy = False
@@ -399,7 +401,7 @@ class ProcessRunner:
                         self._cond.notify_all()
                 else:
                     failures += 1
-                    counts = was_healthy or (start_period > 0 and time.monotonic() - began >= start_period)
+                    counts = was_healthy or time.monotonic() - began >= start_period
                     if counts and failures >= retries and self._health != "unhealthy":
                         self._health = self._state = "unhealthy"
                         self._cond.notify_all()
