@@ -96,6 +96,19 @@ def test_configured_domain_and_service_named_like_the_project(tmp_path):
     assert host_of(p, "assets") == "assets.blog.test"
 
 
+def test_a_name_without_letters_takes_the_directory(tmp_path):
+    shop = tmp_path / "Shop"
+    shop.mkdir()
+    p = project(shop, """
+        [project]
+        name = "日本"
+
+        [services.web]
+        command = "serve"
+        """)
+    assert host_of(p, "web") == "shop.localhost"
+
+
 def test_labels_and_urls():
     assert dns_label("My_App 2") == "my-app-2"
     assert public_url("shop.localhost", "http", 80) == "http://shop.localhost"

@@ -16,12 +16,16 @@ from .routes import Route
 
 
 def dns_label(text: str) -> str:
-    """A name as a host-name label: lowercase letters, digits and '-' (`my_app` → `my-app`)."""
-    return re.sub(r"[^a-z0-9-]+", "-", text.lower()).strip("-") or "app"
+    """A name as a host-name label: lowercase letters, digits and '-' (`my_app` → `my-app`); "" when
+    nothing is left."""
+    return re.sub(r"[^a-z0-9-]+", "-", text.lower()).strip("-")
 
 
 def project_domain(project: Project) -> str:
-    return (project.domain or f"{dns_label(project.name)}.localhost").lower().rstrip(".")
+    """`[project] domain`, else `<name>.localhost` (a name with no letter or digit: the directory's)."""
+    if project.domain:
+        return project.domain.lower().rstrip(".")
+    return f"{dns_label(project.name) or dns_label(project.root.name) or 'app'}.localhost"
 
 
 def main_service(project: Project) -> str | None:
