@@ -11,6 +11,8 @@ Map (data flows down; nothing below imports what is above it):
                 coordinator (walks the graph, talks to runtimes only through service_runtime.py) →
                 processes/ (launch, runner, stopper, probes, restart policy) and containers/ (images,
                 compose CLI, engine events) — the two ServiceRuntime implementations.
+  proxy/        named URLs: the per-user reverse proxy process (aiohttp, local CA) and the client a
+                supervisor registers its routes with; plan.py asks proxy/naming.py for host names.
 A new kind of service: a model class in config/, then a runtime that `handles` it, given to the
 coordinator by supervisor.make_runtimes; the coordinator itself does not change.
 """

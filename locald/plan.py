@@ -8,7 +8,7 @@ from __future__ import annotations
 import hashlib
 import re
 import socket
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
 from typing import Mapping
@@ -92,6 +92,7 @@ class Addresses:
     project: Project
     ports: Mapping[str, int]  # host port per service (workers have none)
     container_ports: Mapping[str, int]  # port inside each container that has one
+    proxy_port: int | None = field(default=None, kw_only=True)  # the named-URL proxy's HTTP port, when it runs
 
     def _in_container(self, consumer: str | None) -> bool:
         return consumer is not None and self.project.services[consumer].is_container
@@ -119,9 +120,27 @@ class Addresses:
             if fld == "port":
                 port = self.port(target, consumer)
                 return "" if port is None else str(port)
+            if fld == "domain":
+                return self.domain(target)
+            if fld == "public_url":
+                return self.public_url(target, consumer)
             return self.host(target, consumer) if fld == "host" else self.url(target, consumer)
 
         return REFERENCE.sub(one, value)
+
+    def domain(self, target: str) -> str:
+        """The host name the named-URL proxy gives the service (shop.localhost, api.shop.localhost)."""
+        from .proxy.naming import host_of
+
+        return host_of(self.project, target)
+
+    def public_url(self, target: str, consumer: str | None = None) -> str:
+        """The service's named URL through the proxy (a browser's origin), else its direct `url`."""
+        from .proxy.naming import is_routable, public_url
+
+        if self.proxy_port and is_routable(self, target):
+            return public_url(self.domain(target), "http", self.proxy_port)
+        return self.url(target, consumer)
 
     def publishes(self, name: str) -> bool:
         """Whether the service answers on its host port: a process with a port, or a container whose
@@ -160,17 +179,20 @@ class Plan(Addresses):
 
 
 def make_plan(project: Project, exposed_ports: Mapping[str, int] | None = None,
-              previous_ports: Mapping[str, int] | None = None, check_free: bool = True) -> Plan:
+              previous_ports: Mapping[str, int] | None = None, check_free: bool = True,
+              proxy_port: int | None = None) -> Plan:
     """The plan for `project`. `exposed_ports`: the image's single exposed port for containers that
     do not set `container_port` (known once images are present). `previous_ports`: last run's
-    auto-assigned host ports, kept while still free (`check_free` False: kept as they are)."""
+    auto-assigned host ports, kept while still free (`check_free` False: kept as they are).
+    `proxy_port`: the named-URL proxy's HTTP port (None: `public_url` is the direct URL)."""
     ports = assign_ports(project, previous_ports or {}, check_free)
     container_ports: dict[str, int] = {}
     for s in project.containers:
         port = container_port_of(s) or (exposed_ports or {}).get(s.name)
         if port:
             container_ports[s.name] = port
-    addresses = Addresses(project, MappingProxyType(ports), MappingProxyType(container_ports))
+    addresses = Addresses(project, MappingProxyType(ports), MappingProxyType(container_ports), proxy_port=proxy_port)
     envs = {name: MappingProxyType({k: addresses.resolve(v, name) for k, v in s.env.items()})
             for name, s in project.services.items()}
-    return Plan(project, addresses.ports, addresses.container_ports, graph_of(project.services), MappingProxyType(envs))
+    return Plan(project, addresses.ports, addresses.container_ports, graph_of(project.services), MappingProxyType(envs),
+                proxy_port=proxy_port)

@@ -159,7 +159,7 @@ def test_env_references(tmp_path):
         """) == [
         (13, 1, "$.services.web.env.BAD_SERVICE", "${services.dbb.url} names unknown service 'dbb' (did you mean 'db'?)"),
         (14, 1, "$.services.web.env.BAD_FIELD",
-         "${services.db.password}: unknown field 'password'; use one of port, host, url"),
+         "${services.db.password}: unknown field 'password'; use one of port, host, url, domain, public_url"),
         (15, 1, "$.services.web.env.WORKER_PORT",
          "${services.jobs.port}: 'jobs' is a worker and has no port; make it type = \"exec\" if it listens"),
     ]

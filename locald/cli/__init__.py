@@ -37,6 +37,7 @@ def cli(ctx: click.Context, file: str) -> None:
 from . import config_cmds, stack_cmds  # noqa: E402,F401  (registers commands)
 from . import import_cmds  # noqa: E402,F401  (registers `import compose`)
 from . import compose_cmds  # noqa: E402,F401  (registers `export compose`)
+from . import proxy_cmds  # noqa: E402,F401  (registers `trust`)
 from . import swarm_cmds  # noqa: E402,F401  (registers `deploy swarm`; --target swarm, status/down --swarm)
 
 

@@ -94,7 +94,7 @@ def _print_status(project, as_json: bool = False) -> None:
         return
     headers = ["NAME", "KIND", "STATUS", "HEALTH", "PORT", "URL"]
     table = [[r["name"], r["kind"], r["status"] + (f" ({r['restarts']} restarts)" if r["restarts"] else ""),
-              r["health"], str(r["port"] or "-"), r["url"] or "-"] for r in rows]
+              r["health"], str(r["port"] or "-"), r["public_url"] or r["url"] or "-"] for r in rows]
     widths = [max(len(h), *(len(row[i]) for row in table)) for i, h in enumerate(headers)]
     for row in [headers, *table]:
         click.echo("  ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip())
@@ -104,7 +104,8 @@ def _print_status(project, as_json: bool = False) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @click.pass_obj
 def status(obj: Obj, as_json: bool) -> None:
-    """Show every service: NAME KIND STATUS HEALTH PORT URL."""
+    """Show every service: NAME KIND STATUS HEALTH PORT URL (the named URL when the proxy serves it;
+    --json gives both: `url`, the direct one, and `public_url`)."""
     _print_status(_project(obj), as_json)
 
 

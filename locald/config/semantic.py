@@ -18,7 +18,7 @@ from .schema import did_you_mean, json_path, schema, shown
 from .source import Source
 
 REFERENCE = re.compile(r"\$\{services\.([^.}]*)\.([^}]*)\}")
-REFERENCE_FIELDS = ("port", "host", "url")
+REFERENCE_FIELDS = ("port", "host", "url", "domain", "public_url")
 
 # Keys that make sense for one kind only: key -> kinds it applies to.
 _CONTAINER_ONLY = ("image", "build", "container_port", "ports", "volumes", "entrypoint", "user", "compose")

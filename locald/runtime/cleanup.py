@@ -23,6 +23,7 @@ from .processes.pgroups import ProcInfo, children_of, descendants, environ_of, i
 
 MARKER = "LOCALD_STATE_DIR"
 SUPERVISOR_MARKER = "LOCALD_SUPERVISOR"
+PROCESS_MARKER = "LOCALD_PROCESS"  # one token per runner: finds that service's escaped descendants
 
 
 def marker_env(state_dir: Path) -> dict[str, str]:

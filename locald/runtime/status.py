@@ -24,6 +24,7 @@ def stack_status(project: Project) -> list[dict]:
     # what the running stack really uses (its recorded ports), not what a new run would pick
     plan = make_plan(project, state.get("container_ports") if running else None,
                      state.get("ports") if running else read_ports(state_dir), check_free=False)
+    named = state.get("public_urls", {}) if running else {}  # what the proxy serves for this run
     rows = []
     for name, service in project.services.items():
         info = live.get(name, {})
@@ -37,6 +38,7 @@ def stack_status(project: Project) -> list[dict]:
             "health": info.get("health") or "-",
             "port": plan.ports.get(name) if publishes else None,
             "url": plan.url(name) if publishes and service.kind != "worker" else None,
+            "public_url": named.get(name),
             "pid": info.get("pid"),
             "restarts": info.get("restarts", 0),
             "exit_code": info.get("exit_code"),

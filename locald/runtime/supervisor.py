@@ -65,7 +65,7 @@ def already_running(state_dir: Path) -> LocaldError:
                        "`locald down` stops it, `locald status` shows it")
 
 
-def build_plan(project: Project, names: list[str], say, cancel: threading.Event):
+def build_plan(project: Project, names: list[str], say, cancel: threading.Event, proxy_port: int | None = None):
     """Images first (a built image's EXPOSE can decide a container port), then the frozen plan.
     Returns (plan, images or None when no container runs)."""
     containers = [n for n in names if project.services[n].is_container]
@@ -78,7 +78,7 @@ def build_plan(project: Project, names: list[str], say, cancel: threading.Event)
         exposed = container_images.exposed_ports(project, images.infos)
     if cancel.is_set():
         raise Cancelled("cancelled")
-    plan = make_plan(project, exposed, read_ports(project.state_dir))
+    plan = make_plan(project, exposed, read_ports(project.state_dir), proxy_port=proxy_port)
     remember_ports(project.state_dir, plan.ports)
     return plan, images
 
@@ -113,6 +113,7 @@ def run(project: Project, names: list[str], printer: Printer | None, detached: b
     os.environ.update(supervisor_env(state_dir))  # every child we run carries it: found after a crash
     coordinator = None
     server = None
+    proxy = None
     sinks: dict = {}
     code = 0
     try:
@@ -120,19 +121,28 @@ def run(project: Project, names: list[str], printer: Printer | None, detached: b
         store.start(pid=os.getpid(), file=str(project.file), compose_project=compose_project_name(project),
                     containers=any(project.services[n].is_container for n in names), names=names,
                     phase="starting", detached=detached)
-        plan, images = build_plan(project, names, say, interrupts.stop)
+        from ..proxy.client import join
+
+        proxy = join(project, names, say)  # before the plan: ${services.X.public_url} needs the proxy's port
+        plan, images = build_plan(project, names, say, interrupts.stop, proxy.ports["http"] if proxy else None)
         store.update(ports=dict(plan.ports), container_ports=dict(plan.container_ports))
         # Processes' logs start afresh each run (as a new container's do); containers' stay in the engine.
         sinks = open_sinks({n: None if plan.service(n).is_container else log_dir(state_dir) for n in names},
                            printer, truncate=True)
         coordinator = Coordinator(plan, names, make_runtimes(plan, names, images, sinks, store), say=say,
-                                  on_status=store.set_service, cancel=interrupts.stop)
+                                  on_status=record_status(store, proxy), cancel=interrupts.stop)
         interrupts.on_force(coordinator.kill)
         server = ControlServer(state_dir, lambda cmd: handle(coordinator, cmd))
         coordinator.preflight()
+        if proxy:
+            from ..proxy.naming import routes_of
+
+            proxy.describe = lambda name: describe(coordinator, sinks, name)
+            proxy.claim(routes_of(plan, names))  # another project serving one of our hosts stops us here
+            store.update(public_urls=proxy.urls())
         coordinator.up()
         store.update(phase="ready")
-        say("ready: " + shown(f"{n} {url}" if url else n for n, url in service_urls(plan, names)))
+        say("ready: " + shown(service_urls(plan, names, proxy.urls() if proxy else {})))
         code = run_until_stopped(coordinator, interrupts, say, until_all_ended=not detached)
     except (LocaldError, OSError) as exc:
         if interrupts.count:  # what fails after a Ctrl-C is the stop that was asked for, not a new problem
@@ -144,7 +154,7 @@ def run(project: Project, names: list[str], printer: Printer | None, detached: b
             say(f"error: {text}")
             code = 1
     finally:
-        shut_down(store, coordinator, server, sinks, interrupts)
+        shut_down(store, coordinator, proxy, server, sinks, interrupts)
     return code
 
 
@@ -161,7 +171,7 @@ def run_until_stopped(coordinator, interrupts: Interrupts, say, until_all_ended:
     return 0
 
 
-def shut_down(store: StateStore, coordinator, server, sinks, interrupts: Interrupts) -> None:
+def shut_down(store: StateStore, coordinator, proxy, server, sinks, interrupts: Interrupts) -> None:
     """Stop everything that was started. Nothing here raises on the way: a failed state write or a
     runtime that cannot stop must not leave the other services running."""
     store.update(phase="stopping")
@@ -169,6 +179,8 @@ def shut_down(store: StateStore, coordinator, server, sinks, interrupts: Interru
         coordinator.down()  # returns early once a second Ctrl-C has started a kill
         if interrupts.force.is_set():  # wait for that kill; sweep again if a start was in flight during it
             coordinator.kill()
+    if proxy is not None:
+        proxy.close()
     if server is not None:
         server.close()
     for sink in sinks.values():
@@ -182,9 +194,32 @@ def shut_down(store: StateStore, coordinator, server, sinks, interrupts: Interru
     interrupts.ignore_from_now()
 
 
-def service_urls(plan, names):
+def service_urls(plan, names, named: dict[str, str]):
+    """`web http://shop.localhost (http://localhost:5173)`, `api http://localhost:8000`, `worker`."""
     for n in names:
-        yield n, plan.url(n) if plan.publishes(n) else None
+        direct = plan.url(n) if plan.publishes(n) else None
+        yield " ".join([n, named[n], f"({direct})"] if n in named else [n, direct] if direct else [n])
+
+
+def record_status(store: StateStore, proxy):
+    """The coordinator's status changes, into state.json and (as route states) to the proxy."""
+    if proxy is None:
+        return store.set_service
+
+    def record(name: str, **fields) -> None:
+        store.set_service(name, **fields)
+        if "status" in fields:
+            proxy.set_state(name, fields["status"])
+
+    return record
+
+
+def describe(coordinator, sinks, name: str) -> dict:
+    """For the proxy's 503 page: the service's live status and its last lines of output."""
+    info = coordinator.runtime_of[name].status().get(name, {}) if name in coordinator.runtime_of else {}
+    sink = sinks.get(name)
+    return {"status": info.get("state") or "waiting", "health": info.get("health"),
+            "log": sink.last_lines(20) if sink else []}
 
 
 def handle(coordinator, command: dict) -> dict:

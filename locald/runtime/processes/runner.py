@@ -24,6 +24,7 @@ from honcho.process import Popen
 
 from ...config.signals import signal_number
 from ...errors import LocaldError
+from ..cleanup import PROCESS_MARKER
 from ..output import LogSink
 from ..service_runtime import COMPLETED, HEALTHY, STARTED, Cancelled, effective_condition
 from . import pgroups
@@ -32,7 +33,7 @@ from .probes import STARTING_INTERVAL, Probe, make_probe
 from .restart import BACKOFF_BASE, BACKOFF_MAX, STABLE_AFTER, after_exit, describe_exit
 from .stopper import stop_runners
 
-TOKEN_VAR = "LOCALD_PROCESS"  # unique per runner: finds this runner's escaped descendants, nobody else's
+TOKEN_VAR = PROCESS_MARKER  # unique per runner: finds this runner's escaped descendants, nobody else's
 _F_SETPIPE_SZ = 1031
 _PIPE_SIZE = 1 << 20  # fewer wake-ups when a service floods its output
 _READ_SIZE = 1 << 18
