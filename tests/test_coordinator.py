@@ -183,12 +183,15 @@ def test_completed_successfully_waits_for_the_job_to_end_with_zero():
 
 def test_a_failed_job_fails_the_start_and_its_dependent_never_starts():
     c, events, _ = run_stack(
-        {"migrate": WORKER, "web": {**WORKER, "depends_on": {"migrate": "completed_successfully"}}},
-        {"migrate": {"exit": 3, "after": 0.01}})
+        {"migrate": WORKER, "web": {**WORKER, "depends_on": {"migrate": "completed_successfully"}},
+         "db": IMAGE, "api": {**WORKER, "depends_on": ["db"]}},
+        {"migrate": {"exit": 3, "after": 0.05}, "db": {"never": True}})
+    t0 = time.monotonic()
     with pytest.raises(StartFailed, match="'web' needs 'migrate' to be completed successfully: .*code 3"):
         c.up()
-    assert starts(events) == [("migrate",)]
-    assert c.cancel.is_set(), "a failure cancels every other wait"
+    assert time.monotonic() - t0 < 2, "the failure cancels this start's other waits (db would take 120 s)"
+    assert sorted(starts(events)) == [("db",), ("migrate",)], "web and api never start"
+    assert not c.cancel.is_set(), "the run itself is not cancelled: its caller decides (a convergence keeps it)"
 
 
 def test_an_optional_dependency_that_fails_does_not_block_its_dependent():

@@ -76,16 +76,18 @@ def test_job_success_releases_dependents_and_failure_stops_up(stack_factory):
     bad.assert_nothing_left()
 
 
-def test_second_up_says_already_running(stack_factory):
+def test_second_up_converges_and_a_second_supervisor_is_refused(stack_factory):
     s = stack_factory("""
         [services.w]
         type = "worker"
         command = "sleep 300"
     """)
     s.locald("up", "-d", check=True)
-    again = s.locald("up", "-d")
-    assert again.returncode == 1
-    assert "already running" in again.stderr
+    pid = s.status()["w"]["pid"]
+    again = s.locald("up", "-d", check=True)
+    assert "no changes" in again.stderr and s.status()["w"]["pid"] == pid, "nothing changed, nothing restarted"
+    second = s.locald("_supervise")  # what a second `up` racing the first would run
+    assert second.returncode == 1 and "already running" in second.stdout + second.stderr
     s.locald("down", check=True)
     s.assert_nothing_left()
 

@@ -18,8 +18,10 @@ from typing import Callable, Sequence
 from ..config.model import Dependency
 from ..errors import LocaldError
 from ..plan import Plan
+from .changes import Changes
 from .ports import busy_port_problem
-from .service_runtime import COMPLETED, Cancelled, ServiceRuntime, StartFailed, condition_words, effective_condition
+from .service_runtime import (COMPLETED, Cancelled, EitherEvent, ServiceRuntime, StartFailed, condition_words,
+                              effective_condition)
 
 BATCH_WINDOW = 0.02  # seconds to gather services that became startable together into one start call
 SHOWN = 20  # names listed in a "starting …" line
@@ -43,13 +45,7 @@ class Coordinator:
         self.names = names
         self.say = say or (lambda text: None)
         self.on_status = on_status or (lambda name, **fields: None)
-        self.runtime_of: dict[str, ServiceRuntime] = {}
-        for name in names:
-            service = plan.service(name)
-            runtime = next((r for r in runtimes if r.handles(service)), None)
-            if runtime is None:
-                raise LocaldError(f"no runtime can run service '{name}' (kind {service.kind})")
-            self.runtime_of[name] = runtime
+        self.runtime_of = {n: self._runtime_for(plan.service(n), runtimes) for n in names}
         self.runtimes = [r for r in runtimes if any(self.runtime_of[n] is r for n in names)]
         self.cancel = cancel or threading.Event()
         self.in_run = set(names)
@@ -57,6 +53,13 @@ class Coordinator:
         self._kill_lock = threading.Lock()
         self._starting = False  # a runtime's start call is in progress (a compose up may still create)
         self._swept = False  # a kill ran while no start was in progress
+
+    @staticmethod
+    def _runtime_for(service, runtimes: Sequence[ServiceRuntime]) -> ServiceRuntime:
+        runtime = next((r for r in runtimes if r.handles(service)), None)
+        if runtime is None:
+            raise LocaldError(f"no runtime can run service '{service.name}' (kind {service.kind})")
+        return runtime
 
     def _names_of(self, runtime: ServiceRuntime, names) -> list[str]:
         return [n for n in names if self.runtime_of[n] is runtime]
@@ -74,41 +77,45 @@ class Coordinator:
 
     # --- start -------------------------------------------------------------------------------------
 
-    def up(self) -> None:
-        """Start the selection; on any failure stop waiting and raise StartFailed (the caller stops
-        what was started with `down`).
+    def up(self, names: list[str] | None = None) -> None:
+        """Start `names` (default: the whole run) in dependency order; dependencies outside `names` are
+        taken as met (they run already). On any failure stop this start's waits and raise StartFailed
+        (the caller decides what to stop).
 
         No thread waits for a service that has not started: when a service starts, one wait begins
         per (condition, timeout) its dependents ask of it, and each result may make dependents
-        startable. The cancel event is checked before every batch and, by the runtimes, before every
-        spawn."""
-        for name in self.names:
+        startable. Cancel (the run's, or this start's own after a failure) is checked before every
+        batch and, by the runtimes, before every spawn."""
+        names = list(self.names if names is None else names)
+        attempt = EitherEvent(self.cancel)
+        wanted = set(names)
+        for name in names:
             self.on_status(name, status="waiting", kind=self.plan.service(name).kind)
-        unmet = {n: 0 for n in self.names}
+        unmet = {n: 0 for n in names}
         dependents: dict[str, list[tuple[str, Dependency]]] = {}
-        for name in self.names:
+        for name in names:
             for dep in self.plan.dependencies(name):
-                if dep.name in self.in_run:  # outside the selection of `up SVC…`: assumed handled elsewhere
+                if dep.name in wanted:
                     unmet[name] += 1
                     dependents.setdefault(dep.name, []).append((name, dep))
-        position = {n: i for i, n in enumerate(self.names)}
+        position = {n: i for i, n in enumerate(names)}
         results: queue.Queue = queue.Queue()
-        startable = [n for n in self.names if not unmet[n]]
-        unstarted, in_flight = len(self.names), 0
+        startable = [n for n in names if not unmet[n]]
+        unstarted, in_flight = len(names), 0
         try:
             while True:
                 if startable:
                     startable.sort(key=position.__getitem__)
-                    self._start_batch(startable)
+                    self._start_batch(startable, attempt)
                     unstarted -= len(startable)
                     for name in startable:
-                        in_flight += self._await_for_dependents(name, dependents.get(name, []), results)
+                        in_flight += self._await_for_dependents(name, dependents.get(name, []), results, attempt)
                     startable = []
                 if not unstarted:
                     break
                 if not in_flight:
                     raise StartFailed("no service can start: the dependency graph has a cycle")
-                for name, condition, edges, error in self._next_results(results, in_flight):
+                for name, condition, edges, error in self._next_results(results, in_flight, attempt):
                     in_flight -= 1
                     for dependent, dep in edges:
                         if error is not None:
@@ -122,14 +129,15 @@ class Coordinator:
                         unmet[dependent] -= 1
                         if not unmet[dependent]:
                             startable.append(dependent)
-            self._await_all_ready()
+            self._await_all_ready(names, attempt)
         except BaseException as exc:
-            self.cancel.set()
+            attempt.set()
             if isinstance(exc, LocaldError) and not isinstance(exc, StartFailed):
                 exc = StartFailed(str(exc))
             raise exc
 
-    def _await_for_dependents(self, name: str, edges: list[tuple[str, Dependency]], results: queue.Queue) -> int:
+    def _await_for_dependents(self, name: str, edges: list[tuple[str, Dependency]], results: queue.Queue,
+                              cancel) -> int:
         """Begin one wait per (condition, timeout) that `name`'s dependents ask for; each puts
         (name, condition, edges, error or None) on `results`. Returns how many began."""
         runtime = self.runtime_of[name]
@@ -138,14 +146,14 @@ class Coordinator:
             condition = effective_condition(dep.condition, runtime.has_readiness(name))
             groups.setdefault((condition, dep.timeout), []).append((dependent, dep))
         for (condition, timeout), group in groups.items():
-            self._in_thread(f"await-{name}", self._wait_for, name, condition, timeout,
+            self._in_thread(f"await-{name}", self._wait_for, name, condition, timeout, cancel,
                             lambda error, c=condition, g=group: results.put((name, c, g, error)))
         return len(groups)
 
-    def _wait_for(self, name: str, condition: str, timeout: float, report: Callable) -> None:
+    def _wait_for(self, name: str, condition: str, timeout: float, cancel, report: Callable) -> None:
         """One runtime wait, its outcome handed to `report(error or None)`; never raises (a thread body)."""
         try:
-            self.runtime_of[name].wait(name, condition, timeout, self.cancel)
+            self.runtime_of[name].wait(name, condition, timeout, cancel)
             error = None
         except LocaldError as exc:
             error = exc
@@ -157,7 +165,7 @@ class Coordinator:
     def _in_thread(name: str, target, *args) -> None:
         threading.Thread(target=target, args=args, daemon=True, name=name).start()
 
-    def _next_results(self, results: queue.Queue, in_flight: int) -> list:
+    def _next_results(self, results: queue.Queue, in_flight: int, cancel) -> list:
         """The next wait results: block for one (watching cancel), then gather those that arrive
         within BATCH_WINDOW, so services that become startable together start in one call."""
         while True:
@@ -165,7 +173,7 @@ class Coordinator:
                 batch = [results.get(timeout=0.1)]
                 break
             except queue.Empty:
-                if self.cancel.is_set():
+                if cancel.is_set():
                     raise Cancelled("cancelled") from None
         if in_flight > 1:  # only then can another result be about to arrive
             time.sleep(BATCH_WINDOW)
@@ -175,8 +183,8 @@ class Coordinator:
             except queue.Empty:
                 return batch
 
-    def _start_batch(self, names: list[str]) -> None:
-        if self.cancel.is_set():
+    def _start_batch(self, names: list[str], cancel) -> None:
+        if cancel.is_set():
             raise Cancelled("cancelled")
         self.say(f"starting {shown(names)}")
         self._starting = True
@@ -184,31 +192,31 @@ class Coordinator:
             for runtime in self.runtimes:
                 mine = self._names_of(runtime, names)
                 if mine:
-                    runtime.start(mine, self.cancel)
+                    runtime.start(mine, cancel)
                     for name in mine:
                         self.on_status(name, status="started")
         finally:
             self._starting = False
 
-    def _await_all_ready(self) -> None:
-        """Each service of the run meets its own final condition: what its dependents ask for
-        (completed for a one-shot job), else healthy when it has a readiness check. The first
-        failure cancels the other waits."""
+    def _await_all_ready(self, names: list[str], cancel) -> None:
+        """Each of `names` meets its own final condition: what its dependents ask for (completed for a
+        one-shot job), else healthy when it has a readiness check. The first failure cancels the other
+        waits."""
         jobs = {d.name for s in self.names for d in self.plan.dependencies(s) if d.condition == COMPLETED}
         results: queue.Queue = queue.Queue()
-        for name in self.names:
+        for name in names:
             runtime = self.runtime_of[name]
             condition = COMPLETED if name in jobs else effective_condition(None, runtime.has_readiness(name))
             self._in_thread(f"ready-{name}", self._wait_for, name, condition, self.plan.project.ready_timeout(name),
-                            lambda error, n=name: results.put((n, error)))
+                            cancel, lambda error, n=name: results.put((n, error)))
         first: LocaldError | None = None
-        for _ in self.names:
+        for _ in names:
             name, error = results.get()
             if error is None:
                 self.on_status(name, status="ready")
             elif first is None or (isinstance(first, Cancelled) and not isinstance(error, Cancelled)):
                 first = error  # a real failure explains more than the cancellations it caused
-                self.cancel.set()
+                cancel.set()
         if first is not None:
             raise first
 
@@ -240,12 +248,7 @@ class Coordinator:
                     mine = self._names_of(runtime, group)
                     if mine:
                         calls.append((runtime, mine))
-            threads = [threading.Thread(target=self._stop_quietly, args=call) for call in calls[1:]]
-            for t in threads:
-                t.start()
-            self._stop_quietly(*calls[0])
-            for t in threads:
-                t.join()
+            self._parallel(calls)
             done = [n for g in levels[i:] for n in g] if len(rest) == 1 else group
             for name in done:
                 self.on_status(name, status="stopped")
@@ -296,6 +299,50 @@ class Coordinator:
         return 128 - code if code < 0 else code
 
     # --- while running -----------------------------------------------------------------------------
+
+    def converge(self, plan: Plan, names: list[str], changes: Changes, runtimes: Sequence[ServiceRuntime],
+                 images=None, restart_dependents: bool = False) -> list[str]:
+        """Bring the running stack to `plan`: stop what was removed or changed (dependents first, with
+        the old plan), switch every runtime to the new plan, start what changed or was added (in
+        dependency order, their conditions honoured). Unchanged services are not touched. With
+        `restart_dependents`, what depends on a changed service restarts too. Returns the services
+        restarted or started; StartFailed when one of them cannot start (the rest keeps running)."""
+        restart = [n for n in changes.changed if n in self.in_run]
+        if restart_dependents and restart:
+            restart = [n for n in plan.graph.dependents_closure(restart) if n in self.in_run and n in names]
+        going = list(changes.removed) + restart
+        for group in self.plan.graph.reverse_levels(going):
+            calls = [(r, self._names_of(r, group)) for r in self.runtimes]
+            self._parallel([(r, mine) for r, mine in calls if mine])
+            for name in group:
+                self.on_status(name, status="stopped")
+        coming = restart + [n for n in changes.added if n in names]
+        before = list(self.runtimes)
+        self.plan = plan
+        self.names = list(names)
+        self.in_run = set(names)
+        self.runtime_of = {n: self._runtime_for(plan.service(n), runtimes) for n in names}
+        self.runtimes = [r for r in runtimes if any(self.runtime_of[n] is r for n in names)]
+        for runtime in before:
+            if runtime not in self.runtimes:
+                self._stop_quietly(runtime, None)  # its last service went: release what they shared
+        for runtime in self.runtimes:
+            runtime.replan(plan, going + coming, images)
+        fresh = [n for n in plan.order if n in set(coming)]
+        if fresh:
+            for runtime in self.runtimes:
+                runtime.prepare(self._names_of(runtime, fresh), self.say)
+            self.up(fresh)
+        return fresh
+
+    def _parallel(self, calls: list[tuple[ServiceRuntime, list[str] | None]]) -> None:
+        threads = [threading.Thread(target=self._stop_quietly, args=call) for call in calls[1:]]
+        for t in threads:
+            t.start()
+        if calls:
+            self._stop_quietly(*calls[0])
+        for t in threads:
+            t.join()
 
     def restart(self, name: str) -> None:
         if name not in self.in_run:

@@ -26,6 +26,24 @@ class Cancelled(LocaldError):
     """A start or a wait stopped early: Ctrl-C, `locald down`, or another service failed."""
 
 
+class EitherEvent:
+    """Set when its own event or any of the `others` is: a cancel for one attempt (a convergence
+    that fails stops its own waits) that still honours the run's global stop."""
+
+    def __init__(self, *others):
+        self._own = threading.Event()
+        self._others = others
+
+    def is_set(self) -> bool:
+        return self._own.is_set() or any(e.is_set() for e in self._others)
+
+    def set(self) -> None:
+        self._own.set()
+
+    def wait(self, timeout: float | None = None) -> bool:
+        return self._own.wait(timeout) or self.is_set()
+
+
 def effective_condition(condition: str | None, has_readiness: bool) -> str:
     """What "auto" (no condition written) means: healthy when the service has a readiness check,
     else started."""
@@ -63,6 +81,11 @@ class ServiceRuntime(Protocol):
 
     def restart(self, name: str) -> None:
         """Stop and start one service of the running stack."""
+
+    def replan(self, plan, renewed: list[str], images=None) -> None:
+        """The running stack converges to a new plan. Services in `renewed` (added, changed or removed;
+        the changed and removed ones already stopped) are forgotten and start afresh from `plan`;
+        the others keep running as they are. `images`: new image facts, for runtimes that use them."""
 
     def has_readiness(self, name: str) -> bool:
         """Whether "healthy" means more than "started" for this service."""

@@ -162,6 +162,13 @@ class StateStore:
             self.data.setdefault("services", {}).setdefault(name, {}).update(fields)
             self._mark()
 
+    def forget_service(self, name: str) -> None:
+        """A service removed from the running stack (its processes are gone already)."""
+        with self._mutex:
+            self.data.get("services", {}).pop(name, None)
+            self.data.get("processes", {}).pop(name, None)
+            self._mark()
+
     def add_process(self, name: str, pid: int, pgid: int, start_time: float | None) -> None:
         """Record a process group, for the clean-up after a crash."""
         with self._mutex:

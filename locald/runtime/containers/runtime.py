@@ -137,6 +137,15 @@ class ContainerRuntime:
         self.stop([name])
         self.start([name])
 
+    def replan(self, plan, renewed: list[str], images: Images | None = None) -> None:
+        """A new compose document for the new plan, written at once: the services in `renewed` were
+        stopped with the old one, and compose recreates what it starts from the new one."""
+        self.plan = plan
+        if images is not None:
+            self.images = images
+        self.document = to_compose(plan, engine_api=self.images.api)
+        self.write_compose()
+
     def close(self) -> None:
         """Stop watching the engine and following logs (kills our `docker events`/`logs` children)."""
         self._watch.close()

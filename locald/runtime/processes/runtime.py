@@ -101,6 +101,11 @@ class ProcessRuntime:
         self.runners.pop(name, None)
         self._start_one(self._runner(name), None, threading.Event())
 
+    def replan(self, plan, renewed: list[str], images=None) -> None:
+        self.plan = plan
+        for name in renewed:
+            self.runners.pop(name, None)
+
     def has_readiness(self, name: str) -> bool:
         return self._runner(name).has_readiness_check
 
