@@ -211,6 +211,21 @@ class Coordinator:
         self.runtime_of[name].restart(name)
         self.on_status(name, status="started")
 
+    def apply(self, name: str, verb: str, *args, replaces: bool = True) -> None:
+        """`verb` of the runtime that runs `name` — `restart`, or one beyond the ServiceRuntime protocol
+        (ContainerRuntime.sync and .rebuild, for `watch`) — on one running service. `replaces`: the verb
+        replaced the service, so it goes through `started` and the readiness wait, as in `up`."""
+        method = getattr(self.runtime_of.get(name), verb, None)
+        if name not in self.started or method is None:
+            raise LocaldError(f"service '{name}' cannot {verb} in this run")
+        method(name, *args)
+        if replaces:
+            self.on_status(name, status="started")
+            runtime = self.runtime_of[name]
+            condition = effective_condition(None, runtime.has_readiness(name))
+            runtime.wait(name, condition, self.plan.project.ready_timeout(name), self.cancel)
+            self.on_status(name, status="ready")
+
     def snapshot(self) -> dict[str, dict]:
         """Live status of every service of this run, for `locald status`."""
         out: dict[str, dict] = {}

@@ -24,6 +24,7 @@ from .output import Printer, open_sinks
 from .private import open_append, private_dir
 from .service_runtime import Cancelled, StartFailed
 from .state import AlreadyRunning, StateStore, log_dir, read_ports, read_state, remember_ports, supervisor_running
+from .watching import start_watching
 
 SUPERVISOR_LOG = "supervisor.log"
 
@@ -127,6 +128,7 @@ def run(project: Project, names: list[str], printer: Printer | None, detached: b
     interrupts.install()
     say = printer.system if printer else (lambda text: print(text, flush=True))
     coordinator = None
+    watcher = None
     server = None
     sinks: dict = {}
     code = 0
@@ -148,6 +150,7 @@ def run(project: Project, names: list[str], printer: Printer | None, detached: b
         coordinator.up()
         store.update(phase="ready")
         say("ready: " + ", ".join(f"{n} {url}" if url else n for n, url in service_urls(plan, names)))
+        watcher = start_watching(project, names, coordinator, say)
         while not interrupts.stop.wait(1.0):
             pass
         say("stopping (Ctrl-C again to kill)")
@@ -161,6 +164,8 @@ def run(project: Project, names: list[str], printer: Printer | None, detached: b
             say(f"error: {exc}")
     finally:
         store.update(phase="stopping")
+        if watcher:
+            watcher.stop()
         if coordinator:
             coordinator.down()
         if server:

@@ -86,12 +86,7 @@ def prepare(project: Project, names: list[str], say: Callable[[str], None],
     info = engine.check_engine()
     engine.check_owner(engine.Owner.of(project))
     to_build = [n for n in names if builds(project, project.services[n])]
-    if to_build:
-        say(f"building {', '.join(to_build)}")
-        project_name = compose_project_name(project)
-        document = dump_yaml(build_document(project, to_build, project_name))
-        argv = compose_argv(["-"], project_name, project.root) + ["build", "--", *to_build]
-        _stream(argv, project, say, lambda out: errors.build_failed(to_build, out), stdin=document)
+    build_images(project, to_build, say)
     missing: dict[str, list[str]] = {}
     for name, image in inspect(project, [n for n in names if n not in to_build]).items():
         if image is None:
@@ -104,6 +99,17 @@ def prepare(project: Project, names: list[str], say: Callable[[str], None],
                 lambda out, image=image, services=services: errors.pull_failed(image, services, out),
                 timeout=PULL_TIMEOUT)
     return Images(info.api, inspect(project, names))
+
+
+def build_images(project: Project, names: list[str], say: Callable[[str], None]) -> None:
+    """`compose build` of these services (those with `build`), showing its output; LocaldError when it fails."""
+    if not names:
+        return
+    say(f"building {', '.join(names)}")
+    project_name = compose_project_name(project)
+    document = dump_yaml(build_document(project, names, project_name))
+    argv = compose_argv(["-"], project_name, project.root) + ["build", "--", *names]
+    _stream(argv, project, say, lambda out: errors.build_failed(names, out), stdin=document)
 
 
 def _stream(argv: list[str], project: Project, say, error, timeout: float | None = None,

@@ -26,9 +26,11 @@ from ..output import LogSink
 from ..private import private_dir, write_private
 from ..service_runtime import HEALTHY, STARTED, Cancelled, condition_words, effective_condition
 from . import engine, errors
+from . import sync as container_sync
 from .compose_cli import compose_argv, compose_client
 from .errors import ContainerError
-from .images import Images
+from .images import Images, build_images
+from .images import inspect as inspect_images
 from .readiness import RestartPolicy, judge
 from .watch import ContainerWatch
 
@@ -133,6 +135,21 @@ class ContainerRuntime:
     def restart(self, name: str) -> None:
         self.stop([name])
         self.start([name])
+
+    # --- watch: verbs beyond the ServiceRuntime protocol (reached through Coordinator.apply) -----------
+
+    def sync(self, name: str, changes) -> None:
+        """Copy changed files into the running container (each change's `path` to its `target`) and delete
+        there what is gone here (sync.py)."""
+        container_sync.sync(self.owner, name, changes)
+
+    def rebuild(self, name: str) -> None:
+        """Build the service's image again, then recreate its container from it."""
+        project = self.plan.project
+        build_images(project, [name], lambda line: None)  # a failure quotes the build's last lines
+        # Its HEALTHCHECK may have changed: readiness follows the new image.
+        self.images = Images(self.images.api, {**self.images.infos, **inspect_images(project, [name])})
+        self.restart(name)
 
     def close(self) -> None:
         """Stop watching the engine and following logs (kills our `docker events`/`logs` children)."""
