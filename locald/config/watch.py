@@ -49,6 +49,14 @@ def has_glob(text: str) -> bool:
     return any(c in GLOB_CHARS for c in text)
 
 
+def split(text: str) -> tuple[str, str]:
+    """(base, glob): the leading part of a watched path without glob characters ('.' when there is
+    none), and the rest ('' for a plain path)."""
+    parts = PurePosixPath(text).parts
+    fixed = next((i for i, part in enumerate(parts) if has_glob(part)), len(parts))
+    return str(PurePosixPath(*parts[:fixed])) if fixed else ".", "/".join(parts[fixed:])
+
+
 @dataclass(frozen=True)
 class WatchedPath:
     text: str  # as written
@@ -57,11 +65,8 @@ class WatchedPath:
 
     @classmethod
     def of(cls, text: str, root: Path) -> "WatchedPath":
-        parts = PurePosixPath(text).parts
-        fixed = next((i for i, part in enumerate(parts) if has_glob(part)), len(parts))
-        base = Path(os.path.normpath(root.joinpath(*parts[:fixed])))
-        rest = "/".join(parts[fixed:])
-        return cls(text, base, spec(["/" + rest]) if rest else None)
+        base, rest = split(text)
+        return cls(text, Path(os.path.normpath(root / base)), spec(["/" + rest]) if rest else None)
 
     def below(self, path: Path) -> str | None:
         """`path` relative to the base (posix, '' for the base itself) when this watched path covers it."""
