@@ -148,9 +148,9 @@ def run(project: Project, names: list[str], printer: Printer | None, detached: b
         server = ControlServer(state_dir, lambda cmd: handle(coordinator, cmd))
         coordinator.preflight()
         coordinator.up()
+        watcher = start_watching(project, names, coordinator, say)  # before "ready": no edit after it is missed
         store.update(phase="ready")
         say("ready: " + ", ".join(f"{n} {url}" if url else n for n, url in service_urls(plan, names)))
-        watcher = start_watching(project, names, coordinator, say)
         while not interrupts.stop.wait(1.0):
             pass
         say("stopping (Ctrl-C again to kill)")

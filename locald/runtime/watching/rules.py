@@ -75,8 +75,9 @@ class Rules:
         return sorted(d for d in found if not any(o != d and d.is_relative_to(o) for o in found))
 
     def route(self, paths: Iterable[Path]) -> list[tuple[str, str, list[Change]]]:
-        """(service, action, changes) for a batch of changed paths, in the order to act: per service a
-        rebuild, a sync, a restart (none after a rebuild). `sync+restart` is a sync and a restart."""
+        """(service, action, changes) for a batch of changed paths, in the order to act: services as
+        locald.toml lists them, and per service a rebuild, a sync, a restart (none after a rebuild).
+        `sync+restart` is a sync and a restart."""
         found: dict[tuple[str, str], dict[tuple, Change]] = {}
         for path in sorted(set(paths)):
             if path == self.state_dir or path.is_relative_to(self.state_dir):
@@ -91,7 +92,7 @@ class Rules:
                     for change in self._changes(entry, path, rel) if action in SYNC_ACTIONS else [Change(path)]:
                         changes[(change.path, change.target)] = change
         out = []
-        for service in dict.fromkeys(s for s, _ in found):
+        for service in dict.fromkeys(e.service for e in self.entries):  # in locald.toml's order
             for action in ORDER:
                 if action == "restart" and (service, "rebuild") in found:
                     continue

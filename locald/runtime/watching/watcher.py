@@ -66,4 +66,7 @@ class Watcher:
         for service, action, changes in self.rules.route(paths):
             if self._stop.is_set():
                 return
-            self.on_change(service, action, changes)
+            try:
+                self.on_change(service, action, changes)
+            except Exception as exc:  # a bug in one action: say it, keep watching
+                self.on_error(f"watch: {service} {action} failed ({type(exc).__name__}: {exc})")
