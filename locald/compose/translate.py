@@ -295,21 +295,21 @@ class _Context:
     def watch(self, rule: WatchRule) -> list[dict]:
         """One `develop.watch` entry per base: a plain path as it is, globs below the same base as that
         base with `include` patterns (Compose's `path` takes no glob)."""
-        bases: dict[str, list[str]] = {}
-        plain: list[str] = []
+        bases: dict[str, dict[str, None]] = {}  # base -> its globs; Compose wants each list without repeats
+        plain: dict[str, None] = {}
         for text in rule.paths:
             base, glob = split_watched(text)
             if glob:
-                bases.setdefault(base, []).append(glob)
+                bases.setdefault(base, {})[glob] = None
             else:
-                plain.append(base)
+                plain[base] = None
         common: dict[str, Any] = {"action": rule.action}
         if rule.target:
             common["target"] = rule.target
         if rule.ignore:
-            common["ignore"] = list(rule.ignore)
+            common["ignore"] = list(dict.fromkeys(rule.ignore))
         return ([{"path": self.path(base), **common} for base in plain]
-                + [{"path": self.path(base), **common, "include": globs} for base, globs in bases.items()])
+                + [{"path": self.path(base), **common, "include": list(globs)} for base, globs in bases.items()])
 
     def labels(self, name: str) -> dict[str, str]:
         project = self.plan.project
