@@ -22,9 +22,17 @@ import time
 import uuid
 from pathlib import Path
 
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "tests"))
+
+from locald.plan import free_port  # noqa: E402
+from stack import wait_until  # noqa: E402
+
 LOCALD = [sys.executable, "-m", "locald"]
 PY = sys.executable
 GOAL_WATCH = 0.300  # seconds on top of the service's own start time
+POLL = 0.002  # seconds between two looks at the port: the resolution of every time measured here
 
 APP = """
 import http.server, os
@@ -49,29 +57,13 @@ def served_pid(port: int) -> int | None:
         return None
 
 
-def until(predicate, timeout: float = 30.0, poll: float = 0.002):
-    deadline = time.perf_counter() + timeout
-    while time.perf_counter() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(poll)
-    raise RuntimeError("timed out")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def own_start_time(app: Path) -> float:
     """Spawn to first answer of the service started directly (the anchor)."""
     port = free_port()
     t0 = time.perf_counter()
     proc = subprocess.Popen([PY, str(app)], env={**os.environ, "PORT": str(port)})
     try:
-        until(lambda: served_pid(port) == proc.pid)
+        wait_until(lambda: served_pid(port) == proc.pid, interval=POLL)
         return time.perf_counter() - t0
     finally:
         proc.terminate()
@@ -93,11 +85,11 @@ def bench_watch(rounds: int) -> None:
             port = json.loads((root / ".locald" / "state.json").read_text())["ports"]["web"]
             latencies = []
             for i in range(rounds):
-                before = until(lambda: served_pid(port))
+                before = wait_until(lambda: served_pid(port), interval=POLL)
                 time.sleep(0.3)  # settled: no batch of the previous round still open
                 t0 = time.perf_counter()
                 app.write_text(APP + f"\n# edit {i}\n")
-                until(lambda: (pid := served_pid(port)) is not None and pid != before)
+                wait_until(lambda: (pid := served_pid(port)) is not None and pid != before, interval=POLL)
                 latencies.append(time.perf_counter() - t0)
         finally:
             subprocess.run([*LOCALD, "-f", str(f), "down"], capture_output=True, cwd=root)
