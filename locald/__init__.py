@@ -9,7 +9,8 @@ Map (data flows down; nothing below imports what is above it):
   runtime/      supervisor (one run: plan, runtimes, coordinator, state, control socket) →
                 coordinator (walks the graph, talks to runtimes only through service_runtime.py) →
                 processes/ (launch, runner, probes, restart policy) and containers/ (images,
-                compose CLI, engine events) — the two ServiceRuntime implementations.
+                compose CLI, engine events) — the two ServiceRuntime implementations; watching/
+                (`watch`: file changes → restart, sync, rebuild, through the coordinator).
 A new kind of service: a model class in config/, then a runtime that `handles` it, given to the
 coordinator by supervisor.make_runtimes; the coordinator itself does not change.
 """

@@ -124,6 +124,24 @@ def test_process_that_fails_after_a_watched_restart_is_reported(stack_factory):
     s.assert_nothing_left()
 
 
+def test_detached_supervisor_watches_and_down_leaves_nothing(stack_factory):
+    s = stack_factory(f"""
+        [services.web]
+        command = ["{PY}", "app.py"]
+        watch = ["*.py"]
+    """)
+    (s.root / "app.py").write_text(APP)
+    s.locald("up", "-d", check=True)
+    port = s.status()["web"]["port"]
+    first = pid_served(port)
+    (s.root / "app.py").write_text(APP + "\n# edited\n")
+    log = s.state_dir / "supervisor.log"
+    wait_until(lambda: "watch: web restarted (app.py)" in log.read_text(), timeout=30, what="the restart line")
+    assert pid_served(port) != first
+    s.locald("down", check=True)
+    s.assert_nothing_left()
+
+
 DOCKERFILE = """FROM debian:bookworm-slim
 COPY version.txt /version.txt
 CMD ["sleep", "infinity"]
