@@ -11,6 +11,7 @@ import threading
 import time
 import urllib.request
 
+import psutil
 import pytest
 
 from stack import wait_until
@@ -59,6 +60,17 @@ class Attached:
         if self.proc.poll() is None:
             self.proc.send_signal(2)
             self.proc.wait(120)
+
+
+def log_followers(pid: int) -> list[list[str] | str]:
+    """The `docker compose logs --follow` children of a supervisor, and its children nobody waited for."""
+    found = []
+    for child in psutil.Process(pid).children():  # not recursive: the docker CLI runs the compose plugin as its child
+        try:
+            found.append("zombie" if child.status() == psutil.STATUS_ZOMBIE else child.cmdline())
+        except psutil.Error:  # gone meanwhile (a `docker ps`, a probe)
+            pass
+    return [argv for argv in found if argv == "zombie" or {"logs", "--follow"} <= set(argv)]
 
 
 def pid_served(port: int) -> int:
@@ -189,6 +201,8 @@ def test_container_sync_rebuild_and_nothing_left(engine_stack_factory):
         up.wait_for("watch: box rebuilt (ctx/version.txt)")
         assert s.containers() != first
         assert in_box("cat", "/version.txt").stdout == "v2\n"
+        # the log follower of the removed container went with it (before: one zombie more per rebuild)
+        assert len(log_followers(up.proc.pid)) == 1, log_followers(up.proc.pid)
         # a rebuild that fails is reported; the running container stays
         (s.root / "ctx" / "Dockerfile").write_text(DOCKERFILE.replace("COPY", "COPY missing-file"))
         line = up.wait_for("watch: box not rebuilt (ctx/Dockerfile)")[0]

@@ -54,7 +54,7 @@ class ContainerRuntime:
         self.document = to_compose(plan, engine_api=images.api)
         self._client = None
         self._written = False
-        self._followers: list[subprocess.Popen] = []
+        self._followers: list[tuple[subprocess.Popen, frozenset[str]]] = []  # and the services each follows
         self.owner = engine.Owner.of(plan.project)
         self._watch = ContainerWatch(self.owner)
         atexit.register(self._watch.close)
@@ -127,6 +127,8 @@ class ContainerRuntime:
         finally:
             if names is None:
                 self.close()
+            else:  # their followers end with their containers; unwaited, each restart would leave a zombie
+                self._stop_following(names)
 
     def kill(self) -> None:
         engine.remove_project(self.owner)
@@ -154,10 +156,15 @@ class ContainerRuntime:
     def close(self) -> None:
         """Stop watching the engine and following logs (kills our `docker events`/`logs` children)."""
         self._watch.close()
-        for proc in self._followers:
+        self._stop_following(None)
+
+    def _stop_following(self, names: list[str] | None) -> None:
+        """Kill the log followers of these services only (None: all of them)."""
+        done = [(p, n) for p, n in self._followers if names is None or n <= set(names)]
+        for proc, _ in done:
             engine.kill_group(proc)
             proc.wait()
-        self._followers.clear()
+        self._followers = [f for f in self._followers if f not in done]
 
     def _remove_by_label(self, names: list[str]) -> None:
         ids = [r.id for r in engine.containers(self.owner) if r.service in names]
@@ -172,7 +179,7 @@ class ContainerRuntime:
         argv = self.logs_argv(list(sinks), follow=True)
         proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                                 cwd=self.plan.project.root, start_new_session=True)
-        self._followers.append(proc)
+        self._followers.append((proc, frozenset(sinks)))
         threading.Thread(target=pump_compose_logs, args=(proc.stdout, sinks), daemon=True,
                          name="compose-logs").start()
 
