@@ -115,13 +115,19 @@ def test_process_restart_through_the_lifecycle(stack_factory):
     s.assert_nothing_left()
 
 
-def test_process_that_fails_after_a_watched_restart_is_reported(stack_factory):
+def app_stack(stack_factory, watch: str):
+    """A project whose `web` serves APP from app.py, watching `watch`."""
     s = stack_factory(f"""
         [services.web]
         command = ["{PY}", "app.py"]
-        watch = ["app.py"]
+        watch = {watch}
     """)
     (s.root / "app.py").write_text(APP)
+    return s
+
+
+def test_process_that_fails_after_a_watched_restart_is_reported(stack_factory):
+    s = app_stack(stack_factory, '["app.py"]')
     up = Attached(s)
     try:
         up.wait_for("ready:")
@@ -137,12 +143,7 @@ def test_process_that_fails_after_a_watched_restart_is_reported(stack_factory):
 
 
 def test_detached_supervisor_watches_and_down_leaves_nothing(stack_factory):
-    s = stack_factory(f"""
-        [services.web]
-        command = ["{PY}", "app.py"]
-        watch = ["*.py"]
-    """)
-    (s.root / "app.py").write_text(APP)
+    s = app_stack(stack_factory, '["*.py"]')
     s.locald("up", "-d", check=True)
     port = s.status()["web"]["port"]
     first = pid_served(port)
