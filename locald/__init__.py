@@ -10,7 +10,8 @@ Map (data flows down; nothing below imports what is above it):
                 cleanup of what a crash left; helpers that die with it) →
                 coordinator (walks the graph, talks to runtimes only through service_runtime.py) →
                 processes/ (launch, runner, stopper, probes, restart policy) and containers/ (images,
-                compose CLI, engine events) — the two ServiceRuntime implementations.
+                compose CLI, engine events) — the two ServiceRuntime implementations; watching/
+                (`watch`: file changes → restart, sync, rebuild, through the coordinator).
   proxy/        named URLs: the per-user reverse proxy process (aiohttp, local CA) and the client a
                 supervisor registers its routes with; plan.py asks proxy/naming.py for host names.
 A new kind of service: a model class in config/, then a runtime that `handles` it, given to the

@@ -345,10 +345,25 @@ class Coordinator:
             t.join()
 
     def restart(self, name: str) -> None:
+        """Stop and start one service, then wait for it to be ready again (as `up` would)."""
         if name not in self.in_run:
             raise LocaldError(f"service '{name}' is not part of this run")
-        self.runtime_of[name].restart(name)
-        self.on_status(name, status="started")
+        self.apply(name, "restart")
+
+    def apply(self, name: str, verb: str, *args, replaces: bool = True) -> None:
+        """`verb` of the runtime that runs `name` — `restart`, or one beyond the ServiceRuntime protocol
+        (ContainerRuntime.sync and .rebuild, for `watch`) — on one running service. `replaces`: the verb
+        replaced the service, so it goes through `started` and the readiness wait, as in `up`."""
+        method = getattr(self.runtime_of.get(name), verb, None)
+        if name not in self.in_run or method is None:
+            raise LocaldError(f"service '{name}' cannot {verb} in this run")
+        method(name, *args)
+        if replaces:
+            self.on_status(name, status="started")
+            runtime = self.runtime_of[name]
+            condition = effective_condition(None, runtime.has_readiness(name))
+            runtime.wait(name, condition, self.plan.project.ready_timeout(name), self.cancel)
+            self.on_status(name, status="ready")
 
     def snapshot(self) -> dict[str, dict]:
         """Live status of every service of this run, for `locald status`."""

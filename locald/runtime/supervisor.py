@@ -27,6 +27,7 @@ from .private import open_append
 from .service_runtime import Cancelled
 from .state import (AlreadyRunning, StateStore, log_dir, prepare_state_dir, read_ports, read_state, remember_ports,
                     supervisor_running)
+from .watching import start_watching
 
 SUPERVISOR_LOG = "supervisor.log"
 CONVERGE_TIMEOUT = 900.0  # a convergence may pull images and wait for slow starters
@@ -127,6 +128,7 @@ class Run:
         self.images = None
         self.sinks: dict = {}
         self.definitions: dict[str, dict] = {}
+        self.watcher = None  # the services' `watch` rules, at work
         self.lock = threading.Lock()  # one convergence (or restart) at a time
 
     def start(self) -> None:
@@ -145,6 +147,7 @@ class Run:
         self.coordinator.preflight()
         self._claim_routes(fresh=names)
         self.coordinator.up()
+        self.watcher = start_watching(project, names, self.coordinator, self.say)  # before "ready": no edit missed
         self.definitions = self._definitions()
         store.update(phase="ready", config_applied=time.time())
         self.say("ready: " + shown(service_urls(self.plan, names, self.proxy.urls() if self.proxy else {})))
@@ -171,10 +174,12 @@ class Run:
             self.project, self.names, self.plan, self.images = project, names, plan, images
             self.store.update(names=names, ports=dict(plan.ports), container_ports=dict(plan.container_ports),
                               containers=any(project.services[n].is_container for n in names))
+            self.stop_watching()
             try:
                 fresh = self.coordinator.converge(plan, names, changes, runtimes, images, restart_dependents)
                 self._claim_routes(fresh)
             finally:
+                self.watcher = start_watching(project, names, self.coordinator, self.say)  # the new rules
                 self.definitions = {n: d for n, d in definitions.items()}
                 for name in changes.removed:
                     self.store.forget_service(name)
@@ -183,6 +188,11 @@ class Run:
                         sink.close()
                 self.store.update(config_applied=time.time())
             return changes
+
+    def stop_watching(self) -> None:
+        if self.watcher is not None:
+            self.watcher.stop()
+            self.watcher = None
 
     def _proxy_port(self) -> int | None:
         return self.proxy.ports["http"] if self.proxy else None
@@ -261,6 +271,7 @@ def run(project: Project, names: list[str], printer: Printer | None, detached: b
     finally:
         if watcher is not None:
             watcher.close()
+        current.stop_watching()
         shut_down(store, current.coordinator, current.proxy, server, current.sinks, interrupts)
     return code
 

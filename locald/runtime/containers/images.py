@@ -90,13 +90,7 @@ def prepare(project: Project, names: list[str], say: Callable[[str], None],
     info = engine.check_engine()
     engine.check_owner(engine.Owner.of(project))
     to_build = [n for n in names if builds(project, project.services[n])]
-    if to_build:
-        _check(cancel)
-        say(f"building {', '.join(to_build)}")
-        project_name = compose_project_name(project)
-        document = dump_yaml(build_document(project, to_build, project_name))
-        argv = compose_argv(["-"], project_name, project.root) + ["build", "--", *to_build]
-        _stream(argv, project, say, lambda out: errors.build_failed(to_build, out), stdin=document, cancel=cancel)
+    build_images(project, to_build, say, cancel)
     _check(cancel)
     missing: dict[str, list[str]] = {}
     for name, image in inspect(project, [n for n in names if n not in to_build]).items():
@@ -115,6 +109,20 @@ def prepare(project: Project, names: list[str], say: Callable[[str], None],
 def _check(cancel: threading.Event | None) -> None:
     if cancel is not None and cancel.is_set():
         raise Cancelled("cancelled while preparing images")
+
+
+def build_images(project: Project, names: list[str], say: Callable[[str], None],
+                 cancel: threading.Event | None = None) -> None:
+    """`compose build` of these services (those with `build`), showing its output; LocaldError when it
+    fails, Cancelled when `cancel` is set (the build is killed)."""
+    if not names:
+        return
+    _check(cancel)
+    say(f"building {', '.join(names)}")
+    project_name = compose_project_name(project)
+    document = dump_yaml(build_document(project, names, project_name))
+    argv = compose_argv(["-"], project_name, project.root) + ["build", "--", *names]
+    _stream(argv, project, say, lambda out: errors.build_failed(names, out), stdin=document, cancel=cancel)
 
 
 def _stream(argv: list[str], project: Project, say, error, timeout: float | None = None,

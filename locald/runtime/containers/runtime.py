@@ -27,9 +27,11 @@ from ..output import LogSink
 from ..private import private_dir, write_private
 from ..service_runtime import HEALTHY, STARTED, Cancelled, condition_words, effective_condition
 from . import engine, errors
+from . import sync as container_sync
 from .compose_cli import compose_argv, compose_client
 from .errors import ContainerError
-from .images import Images
+from .images import Images, build_images
+from .images import inspect as inspect_images
 from .readiness import RestartPolicy, judge
 from .watch import ContainerWatch
 
@@ -53,7 +55,7 @@ class ContainerRuntime:
         self.document = to_compose(plan, engine_api=images.api)
         self._client = None
         self._written = False
-        self._followers: list[subprocess.Popen] = []
+        self._followers: list[tuple[subprocess.Popen, frozenset[str]]] = []  # and the services each follows
         self.owner = engine.Owner.of(plan.project)
         self._watch = ContainerWatch(self.owner)
         atexit.register(self._watch.close)
@@ -128,6 +130,8 @@ class ContainerRuntime:
         finally:
             if names is None:
                 self.close()
+            else:  # their followers end with their containers; unwaited, each restart would leave a zombie
+                self._stop_following(names)
 
     def kill(self) -> None:
         engine.remove_project(self.owner)
@@ -146,13 +150,33 @@ class ContainerRuntime:
         self.document = to_compose(plan, engine_api=self.images.api)
         self.write_compose()
 
+    # --- watch: verbs beyond the ServiceRuntime protocol (reached through Coordinator.apply) -----------
+
+    def sync(self, name: str, changes) -> None:
+        """Copy changed files into the running container (each change's `path` to its `target`) and delete
+        there what is gone here (sync.py)."""
+        container_sync.sync(self.owner, name, changes)
+
+    def rebuild(self, name: str) -> None:
+        """Build the service's image again, then recreate its container from it."""
+        project = self.plan.project
+        build_images(project, [name], lambda line: None)  # a failure quotes the build's last lines
+        # Its HEALTHCHECK may have changed: readiness follows the new image.
+        self.images = Images(self.images.api, {**self.images.infos, **inspect_images(project, [name])})
+        self.restart(name)
+
     def close(self) -> None:
         """Stop watching the engine and following logs (kills our `docker events`/`logs` children)."""
         self._watch.close()
-        for proc in self._followers:
+        self._stop_following(None)
+
+    def _stop_following(self, names: list[str] | None) -> None:
+        """Kill the log followers of these services only (None: all of them)."""
+        done = [(p, n) for p, n in self._followers if names is None or n <= set(names)]
+        for proc, _ in done:
             engine.kill_group(proc)
             proc.wait()
-        self._followers.clear()
+        self._followers = [f for f in self._followers if f not in done]
 
     def _remove_by_label(self, names: list[str]) -> None:
         ids = [r.id for r in engine.containers(self.owner) if r.service in names]
@@ -167,7 +191,7 @@ class ContainerRuntime:
         argv = self.logs_argv(list(sinks), follow=True)
         proc = spawn_helper(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                             cwd=self.plan.project.root, start_new_session=True)
-        self._followers.append(proc)
+        self._followers.append((proc, frozenset(sinks)))
         threading.Thread(target=_pump_then_reap, args=(proc, sinks), daemon=True, name="compose-logs").start()
 
     # --- readiness -------------------------------------------------------------------------------
