@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import errno
 import os
-import subprocess
 
+from ..errors import LocaldError
 from ..plan import bind_error
 
 
@@ -40,10 +40,11 @@ def _pid_with_socket(inodes: set[str]) -> int | None:
 
 
 def _container_publishing(port: int) -> str | None:
+    from .containers import engine
+
     try:
-        out = subprocess.run(["docker", "ps", "--filter", f"publish={port}", "--format", "{{.Names}}"],
-                             capture_output=True, text=True, timeout=5).stdout.strip()
-    except (OSError, subprocess.TimeoutExpired):
+        out = engine.run(["ps", "--filter", f"publish={port}", "--format", "{{.Names}}"], timeout=5).stdout.strip()
+    except (OSError, LocaldError):  # no docker CLI, or the engine does not answer: nobody to name
         return None
     return out.splitlines()[0] if out else None
 
