@@ -138,15 +138,12 @@ class Coordinator:
     def _await_all_ready(self) -> None:
         """Each service of the run meets its own final condition: what its dependents ask for
         (completed for a one-shot job), else healthy when it has a readiness check."""
-        jobs = {d.name for s in self.names for d in self.plan.dependencies(s) if d.condition == COMPLETED}
+        jobs = self._jobs()
         errors: list[LocaldError] = []
 
         def check(name: str) -> None:
-            runtime = self.runtime_of[name]
-            condition = COMPLETED if name in jobs else effective_condition(None, runtime.has_readiness(name))
             try:
-                runtime.wait(name, condition, self.plan.project.ready_timeout(name), self.cancel)
-                self.on_status(name, status="ready")
+                self._await_ready(name, jobs)
             except LocaldError as exc:
                 errors.append(exc)
 
@@ -157,6 +154,16 @@ class Coordinator:
             t.join()
         if errors:
             raise errors[0]
+
+    def _jobs(self) -> set[str]:
+        """Services some dependent waits on to complete (one-shot jobs)."""
+        return {d.name for s in self.names for d in self.plan.dependencies(s) if d.condition == COMPLETED}
+
+    def _await_ready(self, name: str, jobs: set[str]) -> None:
+        runtime = self.runtime_of[name]
+        condition = COMPLETED if name in jobs else effective_condition(None, runtime.has_readiness(name))
+        runtime.wait(name, condition, self.plan.project.ready_timeout(name), self.cancel)
+        self.on_status(name, status="ready")
 
     # --- stop --------------------------------------------------------------------------------------
 
@@ -205,15 +212,65 @@ class Coordinator:
 
     # --- while running -----------------------------------------------------------------------------
 
-    def restart(self, name: str) -> None:
+    def _part_of_run(self, name: str) -> None:
         if name not in self.started:
             raise LocaldError(f"service '{name}' is not part of this run")
+
+    def restart(self, name: str) -> None:
+        self._part_of_run(name)
         self.runtime_of[name].restart(name)
         self.on_status(name, status="started")
 
-    def snapshot(self) -> dict[str, dict]:
-        """Live status of every service of this run, for `locald status`."""
+    def stop_service(self, name: str) -> None:
+        """Stop one service; its dependents keep running (as `docker compose stop SERVICE`)."""
+        self._part_of_run(name)
+        self.runtime_of[name].stop([name])
+        self.on_status(name, status="stopped")
+
+    def start_service(self, name: str) -> None:
+        """Start one stopped service again (what it depends on is taken as running)."""
+        self._part_of_run(name)
+        self.runtime_of[name].start([name])
+        self.on_status(name, status="started")
+
+    def restart_all(self) -> None:
+        """Stop every service (dependents first), then start them level by level, each level once the
+        one below is ready. A failure is raised to the caller and the rest stays as it is: unlike a
+        failed `up`, it does not end the run."""
+        for group in self.stop_levels():
+            for runtime in self.runtimes:
+                mine = self._names_of(runtime, group)
+                if mine:
+                    runtime.stop(mine)
+            for name in group:
+                self.on_status(name, status="stopped")
+        jobs = self._jobs()
+        for group in self.plan.graph.levels(self.names):
+            self._start_batch(group)
+            for name in group:
+                self._await_ready(name, jobs)
+
+    def snapshot(self, names: list[str] | None = None) -> dict[str, dict]:
+        """Live status of every service of this run (`names`: only these, asking only their runtimes,
+        so a question about host processes never waits for the engine)."""
+        wanted = set(self.started) if names is None else set(names) & set(self.started)
         out: dict[str, dict] = {}
         for runtime in self.runtimes:
-            out.update({n: info for n, info in runtime.status().items() if n in self.started})
+            if any(self.runtime_of[n] is runtime for n in wanted):
+                out.update({n: info for n, info in runtime.status().items() if n in wanted})
+        return out
+
+    def describe(self) -> dict[str, dict]:
+        """What each service of this run is, for the dashboard: kind (and whether the engine runs it),
+        the port and direct URL it publishes, its dependencies within the run and the condition awaited."""
+        out: dict[str, dict] = {}
+        for name in self.names:
+            service, publishes = self.plan.service(name), self.plan.publishes(name)
+            deps = [{"name": d.name, "required": d.required,
+                     "condition": effective_condition(d.condition, self.runtime_of[d.name].has_readiness(d.name))}
+                    for d in self.plan.dependencies(name) if d.name in self.runtime_of]
+            out[name] = {"kind": service.kind, "container": service.is_container,
+                         "port": self.plan.ports.get(name) if publishes else None,
+                         "url": self.plan.url(name) if publishes and service.kind != "worker" else None,
+                         "depends_on": deps}
         return out

@@ -123,6 +123,9 @@ def run(project: Project, names: list[str], printer: Printer | None, detached: b
         store.acquire()
     except AlreadyRunning:
         raise already_running(state_dir) from None
+    from ..dashboard import registry
+
+    listed = registry.add(project)  # the dashboard finds running projects there
     interrupts = Interrupts()
     interrupts.install()
     say = printer.system if printer else (lambda text: print(text, flush=True))
@@ -180,6 +183,7 @@ def run(project: Project, names: list[str], printer: Printer | None, detached: b
         for sink in sinks.values():
             sink.close()
         store.update(phase="stopped", processes={})
+        registry.remove(listed)
         store.release()
     return code
 
@@ -214,12 +218,19 @@ def describe(coordinator, sinks, name: str) -> dict:
 
 def handle(coordinator, command: dict) -> dict:
     action = command.get("action")
-    if action == "restart":
+    per_service = {"restart": coordinator.restart, "stop": coordinator.stop_service,
+                   "start": coordinator.start_service}
+    if action in per_service:
         for name in command.get("services", []):
-            coordinator.restart(name)
+            per_service[action](name)
+        return {"ok": True}
+    if action == "restart-stack":
+        coordinator.restart_all()
         return {"ok": True}
     if action == "status":
-        return {"services": coordinator.snapshot()}
+        return {"services": coordinator.snapshot(command.get("services"))}
+    if action == "describe":
+        return {"services": coordinator.describe()}
     raise LocaldError(f"unknown request {action!r}")
 
 

@@ -1,0 +1,203 @@
+"""Helpers for the dashboard tests: a dashboard server of its own (`locald dashboard --port 0`) in the
+private directories of proxy_helpers.ProxyEnv, requests that name their Host and Origin, the event
+stream read as a page would, a second OS user, and headless Chromium driven by Selenium."""
+
+from __future__ import annotations
+
+import http.client
+import json
+import os
+import pwd
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+
+from proxy_helpers import proxy_env  # noqa: F401  (fixture)
+
+LOCALD = [sys.executable, "-m", "locald"]
+CHROME_FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                "--no-proxy-server", "--window-size=1400,1000")
+
+
+class Server:
+    """`locald dashboard --port 0`, serving until stopped."""
+
+    def __init__(self):
+        self.proc = subprocess.Popen([*LOCALD, "dashboard", "--port", "0"], stdout=subprocess.PIPE,
+                                     stderr=subprocess.PIPE, text=True, stdin=subprocess.DEVNULL)
+        self.url = self.proc.stdout.readline().strip()
+        assert self.url.startswith("http://127.0.0.1:"), self.url + self.proc.stderr.read()
+        self.port = int(self.url.rsplit(":", 1)[1].strip("/"))
+        self.host = f"127.0.0.1:{self.port}"
+        self.origin = f"http://{self.host}"
+
+    def stop(self) -> str:
+        self.proc.terminate()
+        try:
+            _, err = self.proc.communicate(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            _, err = self.proc.communicate()
+        return err
+
+
+@pytest.fixture
+def dashboard_server(proxy_env):  # noqa: F811
+    server = Server()
+    yield server
+    server.stop()
+
+
+def call(port: int, path: str = "/", method: str = "GET", host: str | None = None, headers: dict | None = None,
+         body: dict | str | None = None, timeout: float = 30) -> tuple[int, str]:
+    """One request to 127.0.0.1:`port`; (status, body text)."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+    try:
+        data = json.dumps(body) if isinstance(body, dict) else body
+        conn.request(method, path, body=data,
+                     headers={"Host": f"127.0.0.1:{port}" if host is None else host, **(headers or {})})
+        response = conn.getresponse()
+        return response.status, response.read().decode()
+    finally:
+        conn.close()
+
+
+def read_token() -> str:
+    from locald.dashboard.access import token_path
+
+    return token_path().read_text().strip()
+
+
+def act(server: Server, project: str, action: str, service: str | None = None, **headers) -> tuple[int, dict]:
+    """A dashboard action as the page sends it (own Origin, the token) unless `headers` say otherwise
+    (a header given as None is left out)."""
+    sent = {"Origin": server.origin, "X-Locald-Token": read_token(), "Content-Type": "application/json",
+            **{k.replace("_", "-"): v for k, v in headers.items()}}
+    status, text = call(server.port, "/api/action", "POST", headers={k: v for k, v in sent.items() if v is not None},
+                        body={"project": project, "action": action, "service": service}, timeout=300)
+    try:
+        return status, json.loads(text)
+    except ValueError:
+        return status, {"text": text}
+
+
+class Events:
+    """The dashboard's event stream, read as a page reads it: the latest `state` and every log line."""
+
+    def __init__(self, port: int, host: str | None = None):
+        self.conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+        self.conn.request("GET", "/events", headers={"Host": host or f"127.0.0.1:{port}"})
+        self.response = self.conn.getresponse()
+        assert self.response.status == 200, self.response.read()
+        self.state: dict = {}
+        self.lines: list[list] = []
+
+    def _next(self) -> None:
+        event, data = None, []
+        while True:
+            line = self.response.fp.readline().decode()
+            if not line:
+                raise AssertionError("the event stream ended")
+            line = line.rstrip("\n")
+            if not line:
+                break
+            if line.startswith("event: "):
+                event = line[7:]
+            elif line.startswith("data: "):
+                data.append(line[6:])
+        payload = json.loads("\n".join(data))
+        if event == "state":
+            self.state = payload
+        elif event == "logs":
+            self.lines.extend(payload)
+
+    def until(self, predicate, timeout: float = 60, what: str = "the dashboard to show it"):
+        """Read events until predicate(self) is true; its value."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            value = predicate(self)
+            if value:
+                return value
+            self._next()
+        raise AssertionError(f"timed out waiting for {what}; last state: {json.dumps(self.state)[:3000]}")
+
+    def rows(self, project_name: str) -> dict[str, dict]:
+        for project in self.state.get("projects", []):
+            if project["name"] == project_name:
+                return {row["name"]: row for row in project["services"]}
+        return {}
+
+    def project(self, project_name: str) -> dict | None:
+        return next((p for p in self.state.get("projects", []) if p["name"] == project_name), None)
+
+    def close(self) -> None:
+        self.conn.close()
+
+
+# --- a second OS user ----------------------------------------------------------------------------------
+
+@pytest.fixture
+def other_user():
+    """A fresh OS user (no home, no shell), removed after the test."""
+    name = f"ldt{uuid.uuid4().hex[:8]}"
+    subprocess.run(["useradd", "--no-create-home", "--shell", "/usr/sbin/nologin", name], check=True,
+                   capture_output=True)
+    try:
+        yield pwd.getpwnam(name)
+    finally:
+        subprocess.run(["userdel", name], capture_output=True)
+
+
+def as_user(user: pwd.struct_passwd, task) -> dict:
+    """Run `task()` (→ a JSON-able dict) in a forked child that became `user`. A fork, not an exec: that
+    user cannot run the Python under /root, and the child needs nothing but sockets and files."""
+    read_end, write_end = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: never return into pytest
+        try:
+            os.close(read_end)
+            os.setgroups([])
+            os.setgid(user.pw_gid)
+            os.setuid(user.pw_uid)
+            result = task()
+        except BaseException as exc:  # noqa: BLE001  (reported to the parent)
+            result = {"child error": repr(exc)}
+        os.write(write_end, json.dumps(result).encode())
+        os._exit(0)
+    os.close(write_end)
+    with os.fdopen(read_end, "rb") as fh:
+        data = fh.read()
+    os.waitpid(pid, 0)
+    result = json.loads(data)
+    assert "child error" not in result, result
+    return result
+
+
+# --- a browser -------------------------------------------------------------------------------------------
+
+@pytest.fixture
+def browser():
+    """Headless Chromium from Debian (scripts/setup-browser installs it) through its own chromedriver."""
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    for tool in ("/usr/bin/chromium", "/usr/bin/chromedriver"):
+        if not Path(tool).exists():
+            pytest.fail(f"{tool} is missing: run scripts/setup-browser (scripts/test does)")
+    options = webdriver.ChromeOptions()
+    options.binary_location = "/usr/bin/chromium"
+    profile = tempfile.mkdtemp(prefix="ldchrome")
+    for flag in (*CHROME_FLAGS, f"--user-data-dir={profile}"):
+        options.add_argument(flag)
+    driver = webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=options)
+    try:
+        yield driver
+    finally:
+        driver.quit()
+        subprocess.run(["rm", "-rf", profile])
