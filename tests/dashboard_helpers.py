@@ -11,6 +11,7 @@ import pwd
 import subprocess
 import sys
 import tempfile
+import textwrap
 import time
 import uuid
 from pathlib import Path
@@ -20,6 +21,49 @@ import pytest
 from proxy_helpers import proxy_env  # noqa: F401  (fixture)
 
 LOCALD = [sys.executable, "-m", "locald"]
+# A host service that prints a line whenever a file named `say-NAME` appears next to it.
+SERVE = textwrap.dedent("""
+    import http.server, os, threading, time
+    def listen_for_words():
+        while True:
+            try:
+                words = open("say-" + os.environ["NAME"]).read()
+                os.remove("say-" + os.environ["NAME"])
+                print(words, flush=True)
+            except FileNotFoundError:
+                time.sleep(0.02)
+    threading.Thread(target=listen_for_words, daemon=True).start()
+    print(f"\\033[1;34m{os.environ['NAME']}\\033[0m listening on port {os.environ['PORT']}", flush=True)
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            self.send_response(200); self.end_headers(); self.wfile.write(b"ok")
+        def log_message(self, *args):
+            pass
+    http.server.ThreadingHTTPServer(("127.0.0.1", int(os.environ["PORT"])), Handler).serve_forever()
+""")
+
+
+def processes(api_depends_on: str = "[]") -> str:
+    """locald.toml services: `api` and `web` (SERVE; web waits for api to be healthy), and a `jobs`
+    worker after web that fails with exit code 3 once a file named `fail` appears."""
+    return f"""
+        [services.api]
+        command = "{sys.executable} serve.py"
+        env = {{ NAME = "api" }}
+        depends_on = {api_depends_on}
+
+        [services.web]
+        command = "{sys.executable} serve.py"
+        env = {{ NAME = "web" }}
+        depends_on = {{ api = "healthy" }}
+
+        [services.jobs]
+        type = "worker"
+        command = "sh -c 'echo picking up jobs; while [ ! -e fail ]; do sleep 0.05; done; echo lost the queue >&2; exit 3'"
+        depends_on = ["web"]
+        """
+
+
 CHROME_FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
                 "--no-proxy-server", "--window-size=1400,1000")

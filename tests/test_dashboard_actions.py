@@ -5,19 +5,16 @@ server of its own: describe, live status, logs, a crash, stop, start, restart, r
 from __future__ import annotations
 
 import os
-import sys
-import textwrap
 
 import pytest
-from dashboard_helpers import Events, act, dashboard_server  # noqa: F401  (fixture)
+from dashboard_helpers import SERVE, Events, act, dashboard_server, processes  # noqa: F401  (fixture)
 from proxy_helpers import proxy_env  # noqa: F401  (fixture)
 from stack import wait_until
-from test_coordinator import FakeRuntime, run_stack
+from test_coordinator import run_stack
 
 from locald.errors import LocaldError
 from locald.runtime.control import request
 
-PY = sys.executable
 
 
 # --- the coordinator, against fakes --------------------------------------------------------------------
@@ -82,35 +79,10 @@ def test_describe_says_kind_engine_port_and_the_condition_awaited():
 
 # --- a real stack, through a dashboard server ---------------------------------------------------------
 
-SERVE = textwrap.dedent("""
-    import http.server, os, sys, time
-    print("\\033[32mstarted\\033[0m", os.environ["NAME"], os.getpid(), flush=True)
-    class Handler(http.server.BaseHTTPRequestHandler):
-        def do_GET(self):
-            self.send_response(200); self.end_headers(); self.wfile.write(b"ok")
-        def log_message(self, *args):
-            pass
-    http.server.ThreadingHTTPServer(("127.0.0.1", int(os.environ["PORT"])), Handler).serve_forever()
-""")
-
-
 @pytest.fixture
 def stack(stack_factory, proxy_env, monkeypatch):  # noqa: F811
     monkeypatch.setenv("LOCALD_PROXY", "off")  # the dashboard finds it through the registry alone
-    s = stack_factory(f"""
-        [services.api]
-        command = "{PY} serve.py"
-        env = {{ NAME = "api" }}
-
-        [services.web]
-        command = "{PY} serve.py"
-        env = {{ NAME = "web" }}
-        depends_on = {{ api = "healthy" }}
-
-        [services.jobs]
-        type = "worker"
-        command = "sh -c 'echo jobs waiting; while [ ! -e fail ]; do sleep 0.05; done; echo giving up >&2; exit 3'"
-        """)
+    s = stack_factory(processes())
     (s.root / "serve.py").write_text(SERVE)
     s.locald("up", "-d", check=True)
     return s
@@ -127,17 +99,18 @@ def test_a_process_stack_seen_and_driven_from_the_dashboard(stack, dashboard_ser
         assert {n: r["kind"] for n, r in rows.items()} == {"api": "exec", "web": "exec", "jobs": "worker"}
         project = events.project(stack.name)
         key = project["key"]
-        assert [(e["from"], e["to"], e["condition"]) for e in project["graph"]["edges"]] == [("api", "web", "healthy")]
+        assert [(e["from"], e["to"], e["condition"]) for e in project["graph"]["edges"]] == [
+            ("api", "web", "healthy"), ("web", "jobs", "healthy")]
         events.until(lambda e: all(r["status"] == "healthy" for n, r in e.rows(stack.name).items() if n != "jobs"))
         # logs of every process, colours kept for the page to render
-        events.until(lambda e: any(l[2] == "web" and "\x1b[32mstarted\x1b[0m web" in l[3] for l in e.lines))
+        events.until(lambda e: any(l[2] == "web" and "\x1b[1;34mweb\x1b[0m listening" in l[3] for l in e.lines))
 
         # a crash: highlighted with its exit code and last lines
         (stack.root / "fail").touch()
         jobs = events.until(lambda e: e.rows(stack.name)["jobs"]["crashed"] and e.rows(stack.name)["jobs"],
                             what="the crash")
         assert (jobs["exit_code"], jobs["tone"]) == (3, "bad")
-        assert "giving up" in jobs["last_lines"] and "jobs waiting" in jobs["last_lines"]
+        assert "lost the queue" in jobs["last_lines"] and "picking up jobs" in jobs["last_lines"]
 
         # stop and start one service; its pid changes, the other's does not
         web_pid, api_pid = pid_of(stack, "web"), pid_of(stack, "api")

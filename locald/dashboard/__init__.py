@@ -9,8 +9,9 @@ only this user can read and the page's own Origin.
     peer.py       the uid behind a loopback TCP connection (/proc/net/tcp{,6})
     access.py     who may read (Host, uid, Origin) and who may act (+ token)
     view.py       status rows, tones and the graph's layout: what the page draws (pure)
-    follow.py     followers of log files and of `docker` streams (threads, only while a page is open)
-    watch.py      one running project seen from outside: control channel, state.json, logs
+    follow.py     followers of log files and of `docker` children (only while a page is open)
+    logbook.py    the lines seen, numbered: a late page gets every service's recent lines in order
+    watch.py      the running projects seen from outside: control channel, state.json, logs
     hub.py        the connected pages and the watch that runs only while there is one
     server.py     the aiohttp handler: page, static files, event stream, actions; the proxy's hook
     standalone.py `locald dashboard`: the URL, or a server of its own

@@ -94,8 +94,8 @@ class ProjectWatch:
     def _ask(self, command: dict) -> dict | None:
         try:
             return request(self.entry.state_dir, command, timeout=CONTROL_TIMEOUT)
-        except LocaldError as exc:
-            log.info("%s: %s", self.entry.name, exc)
+        except LocaldError as exc:  # still planning, or stopping: the next tick asks again
+            log.debug("%s: %s", self.entry.name, exc)
             return None
 
     def _describe(self) -> bool:

@@ -38,8 +38,10 @@ function safeUrl(url) {
 }
 
 function link(url, className) {
+  if (!url) return null;
   const href = safeUrl(url);
-  return href ? el("a", { href, class: className, target: "_blank", rel: "noopener noreferrer", text: href }) : null;
+  if (!href) return el("code", { class: className, text: url }); // redis://…: to copy, not to open
+  return el("a", { href, class: className, target: "_blank", rel: "noopener noreferrer", text: href });
 }
 
 function uptime(seconds) {
