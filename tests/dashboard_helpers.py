@@ -66,7 +66,7 @@ def processes(api_depends_on: str = "[]") -> str:
 
 CHROME_FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                "--no-proxy-server", "--window-size=1400,1000")
+                "--no-proxy-server", "--window-size=1400,1150")
 
 
 class Server:
@@ -113,9 +113,10 @@ def call(port: int, path: str = "/", method: str = "GET", host: str | None = Non
 
 
 def read_token() -> str:
-    from locald.dashboard.access import token_path
+    """This user's token, as a script of theirs reads it (made on first use, by whoever comes first)."""
+    from locald.dashboard.access import token
 
-    return token_path().read_text().strip()
+    return token()
 
 
 def act(server: Server, project: str, action: str, service: str | None = None, **headers) -> tuple[int, dict]:

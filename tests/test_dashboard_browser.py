@@ -82,6 +82,8 @@ def mixed(engine_stack_factory, proxy_env):  # noqa: F811
 def test_the_dashboard_in_a_browser(mixed, proxy_env, browser):  # noqa: F811
     stack, driver = mixed, browser
     url = f"http://locald.localhost:{proxy_env.http_port}/"
+    shown = stack.locald("dashboard", check=True)
+    assert shown.stdout.strip() == url and f"1 running project: {stack.name}" in shown.stderr
     driver.get(url)
 
     # Every service, with the status `locald status` reports
@@ -140,6 +142,13 @@ def test_the_dashboard_in_a_browser(mixed, proxy_env, browser):  # noqa: F811
     key = driver.execute_script("return document.querySelector('section.project').dataset.key")
     assert post_from_page(driver, {"project": key, "action": "restart", "service": "web"}, token=False) == 403
     assert "missing or wrong X-Locald-Token" in proxy_env.log()
+    # A restarted container is a new container: its lines keep coming (`docker compose logs -f` would
+    # have stayed with the old one)
+    assert post_from_page(driver, {"project": key, "action": "restart", "service": "cache"}, token=True) == 200
+    wait_until(lambda: driver.execute_script("""
+        return [...document.querySelectorAll('#log-lines .line')].filter(l => l.dataset.source.endsWith('/cache')
+               && l.textContent.includes('Ready to accept connections')).length""") == 2, 30,
+               what="the new container's lines")
 
     # Another site's page: a simple cross-origin POST (no token) and one that brings a stolen token
     web_pid = stack.status()["web"]["pid"]

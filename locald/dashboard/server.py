@@ -21,6 +21,7 @@ from pathlib import Path
 from aiohttp import web
 
 from ..errors import LocaldError
+from ..proxy.forward import host_of
 from . import HOST, access, registry
 from .hub import Hub
 
@@ -49,8 +50,15 @@ def _static_files() -> dict[str, Path]:
 class Dashboard:
     def __init__(self) -> None:
         self.hub = Hub()
-        self.token = access.token()
         self.static = _static_files()
+        self._token: str | None = None
+
+    @property
+    def token(self) -> str:
+        """Read (or made) on first use: a proxy must start even where the dashboard cannot."""
+        if self._token is None:
+            self._token = access.token()
+        return self._token
 
     async def __call__(self, request: web.BaseRequest) -> web.StreamResponse:
         write = request.method == "POST"
@@ -143,8 +151,6 @@ class Front:
         self.dashboard = Dashboard()
 
     async def __call__(self, request: web.BaseRequest) -> web.StreamResponse:
-        from ..proxy.forward import host_of
-
         if host_of(request) == HOST:
             return await self.dashboard(request)
         return await self.forward(request)

@@ -47,6 +47,7 @@ class ProjectWatch:
         self.events: ChildStream | None = None  # the engine's events about this project's containers
         self.logs: dict[str, tuple[str, ChildStream]] = {}  # container service → (container id, its logs)
         self.engine_changed = threading.Event()
+        self.failed = False  # a refresh raised (logged once)
 
     # --- the tick ------------------------------------------------------------------------------------
 
@@ -211,7 +212,13 @@ class Watch:
             for ident, entry in entries.items():
                 if ident not in self.projects:
                     self.projects[ident] = ProjectWatch(entry, self.logbook)
-                self.projects[ident].refresh()
+                project = self.projects[ident]
+                try:
+                    project.refresh()
+                except Exception:  # one odd project must not blank the page for the others
+                    if not project.failed:
+                        log.exception("the dashboard cannot follow %s", entry.name)
+                    project.failed = True
             view = {"projects": [p.view() for p in self.projects.values()]}
         return view, self.logbook.take_new()
 

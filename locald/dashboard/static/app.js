@@ -119,9 +119,15 @@ function serviceRow(project, s) {
   );
 }
 
+function ansiRenderer() {
+  const ansi = new AnsiUp();
+  ansi.use_classes = true; // colours from style.css, chosen for the background they are shown on
+  return ansi;
+}
+
 function crashRow(s) {
   const lines = el("pre");
-  const ansi = new AnsiUp();
+  const ansi = ansiRenderer();
   lines.innerHTML = s.last_lines.map((line) => ansi.ansi_to_html(line)).join("\n"); // ansi_up escapes HTML
   return el("tr", { class: "crash", dataset: { service: s.name } },
     el("td", { colspan: COLUMNS.length },
@@ -257,7 +263,7 @@ function addLines(records) {
     const source = `${key}/${service}`;
     let ansi = renderers.get(source);
     if (!ansi) {
-      ansi = new AnsiUp();
+      ansi = ansiRenderer();
       renderers.set(source, ansi);
       newSource = true;
     }
