@@ -6,10 +6,12 @@ Map (data flows down; nothing below imports what is above it):
   graph.py      the one dependency graph: start/stop order, closure, levels, cycles.
   plan.py       Project (+ image facts) → frozen Plan: host and container ports, resolved env.
   compose/      Project/Plan ↔ compose: translate (runtime and export), import, adoption.
-  runtime/      supervisor (one run: plan, runtimes, coordinator, state, control socket) →
+  runtime/      supervisor (one run: plan, runtimes, coordinator, state, control socket, interrupts;
+                cleanup of what a crash left; helpers that die with it) →
                 coordinator (walks the graph, talks to runtimes only through service_runtime.py) →
-                processes/ (launch, runner, probes, restart policy) and containers/ (images,
-                compose CLI, engine events) — the two ServiceRuntime implementations.
+                processes/ (launch, runner, stopper, probes, restart policy) and containers/ (images,
+                compose CLI, engine events) — the two ServiceRuntime implementations; watching/
+                (`watch`: file changes → restart, sync, rebuild, through the coordinator).
   proxy/        named URLs: the per-user reverse proxy process (aiohttp, local CA) and the client a
                 supervisor registers its routes with; plan.py asks proxy/naming.py for host names.
   dashboard/    the live web page of every running project (served by the proxy at locald.localhost,

@@ -61,8 +61,11 @@ def needs_port(service: Service) -> bool:
     return service.kind != "worker"
 
 
-def assign_ports(project: Project, previous: Mapping[str, int], check_free: bool = True) -> dict[str, int]:
-    """Host port per service: the configured one, else last run's while still free, else a new free one."""
+def assign_ports(project: Project, previous: Mapping[str, int], check_free: bool = True,
+                 running: Mapping[str, int] | None = None) -> dict[str, int]:
+    """Host port per service: the configured one, else the one it runs on now (`running`), else last
+    run's while still free, else a new free one."""
+    running = running or {}
     ports: dict[str, int] = {}
     for s in project.services.values():
         if s.port is not None:
@@ -72,7 +75,9 @@ def assign_ports(project: Project, previous: Mapping[str, int], check_free: bool
         if s.name in ports or not needs_port(s) or getattr(s, "adopted", False):
             continue
         old = previous.get(s.name)
-        if old and old not in taken and (not check_free or port_is_free(old)):
+        if running.get(s.name) and running[s.name] not in taken:
+            port = running[s.name]  # its own process holds it: not free, and must not change
+        elif old and old not in taken and (not check_free or port_is_free(old)):
             port = old
         else:
             port = free_port()
@@ -180,12 +185,13 @@ class Plan(Addresses):
 
 def make_plan(project: Project, exposed_ports: Mapping[str, int] | None = None,
               previous_ports: Mapping[str, int] | None = None, check_free: bool = True,
-              proxy_port: int | None = None) -> Plan:
+              proxy_port: int | None = None, running_ports: Mapping[str, int] | None = None) -> Plan:
     """The plan for `project`. `exposed_ports`: the image's single exposed port for containers that
     do not set `container_port` (known once images are present). `previous_ports`: last run's
     auto-assigned host ports, kept while still free (`check_free` False: kept as they are).
-    `proxy_port`: the named-URL proxy's HTTP port (None: `public_url` is the direct URL)."""
-    ports = assign_ports(project, previous_ports or {}, check_free)
+    `proxy_port`: the named-URL proxy's HTTP port (None: `public_url` is the direct URL).
+    `running_ports`: ports of services running now (a running stack converging to an edit)."""
+    ports = assign_ports(project, previous_ports or {}, check_free, running_ports)
     container_ports: dict[str, int] = {}
     for s in project.containers:
         port = container_port_of(s) or (exposed_ports or {}).get(s.name)

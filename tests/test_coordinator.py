@@ -25,6 +25,7 @@ class FakeRuntime:
     def __init__(self, kinds: tuple[str, ...], script: dict[str, dict], events: list):
         self.kinds, self.script, self.events = kinds, script, events
         self.state: dict[str, str] = {}
+        self.ended: dict[str, float] = {}
         self.cond = threading.Condition()
 
     def _event(self, *what) -> None:
@@ -37,7 +38,9 @@ class FakeRuntime:
     def prepare(self, names, say) -> None:
         self._event("prepare", tuple(names))
 
-    def start(self, names) -> None:
+    def start(self, names, cancel=None) -> None:
+        if cancel is not None and cancel.is_set():
+            raise Cancelled("cancelled")
         self._event("start", tuple(names))
         for name in names:
             plan = self.script.get(name, {})
@@ -52,6 +55,7 @@ class FakeRuntime:
         with self.cond:
             if self.state.get(name) not in (None, "stopped"):
                 self.state[name] = state
+                self.ended[name] = time.time()
                 self.cond.notify_all()
 
     def stop(self, names=None) -> None:
@@ -101,6 +105,10 @@ class FakeRuntime:
                 if time.monotonic() >= deadline:
                     raise LocaldError(f"service {name} was not {condition} after {timeout:g}s")
                 self.cond.wait(0.01)
+
+    def final_exit(self, name):
+        state = self.state.get(name, "")
+        return (int(state.split()[1]), self.ended[name]) if state.startswith("exited") else None
 
     def status(self) -> dict:
         with self.cond:
@@ -175,12 +183,15 @@ def test_completed_successfully_waits_for_the_job_to_end_with_zero():
 
 def test_a_failed_job_fails_the_start_and_its_dependent_never_starts():
     c, events, _ = run_stack(
-        {"migrate": WORKER, "web": {**WORKER, "depends_on": {"migrate": "completed_successfully"}}},
-        {"migrate": {"exit": 3, "after": 0.01}})
+        {"migrate": WORKER, "web": {**WORKER, "depends_on": {"migrate": "completed_successfully"}},
+         "db": IMAGE, "api": {**WORKER, "depends_on": ["db"]}},
+        {"migrate": {"exit": 3, "after": 0.05}, "db": {"never": True}})
+    t0 = time.monotonic()
     with pytest.raises(StartFailed, match="'web' needs 'migrate' to be completed successfully: .*code 3"):
         c.up()
-    assert starts(events) == [("migrate",)]
-    assert c.cancel.is_set(), "a failure cancels every other wait"
+    assert time.monotonic() - t0 < 2, "the failure cancels this start's other waits (db would take 120 s)"
+    assert sorted(starts(events)) == [("db",), ("migrate",)], "web and api never start"
+    assert not c.cancel.is_set(), "the run itself is not cancelled: its caller decides (a convergence keeps it)"
 
 
 def test_an_optional_dependency_that_fails_does_not_block_its_dependent():
@@ -237,3 +248,33 @@ def test_a_5000_service_chain_orders_and_stops_without_recursion():
     c, events, _ = run_stack(services, {})
     levels = c.stop_levels()
     assert levels[0] == ["s0"] and levels[-1] == [f"s{n - 1}"] and len(levels) == n
+
+
+def test_no_thread_waits_for_a_service_that_has_not_started():
+    """2,000 services that need one slow database: one wait for the database, not 2,000 waiting threads."""
+    n = 2000
+    services = {"db": IMAGE, **{f"w{i}": {**WORKER, "depends_on": ["db"]} for i in range(n)}}
+    c, events, _ = run_stack(services, {"db": {"ready_after": 0.5}})
+    before = threading.active_count()
+    peak = [0]
+    up = threading.Thread(target=c.up)
+    up.start()
+    while up.is_alive() and not starts(events)[1:]:  # until the workers start, everything waits for db
+        peak[0] = max(peak[0], threading.active_count() - before)
+        time.sleep(0.01)
+    up.join()
+    assert len(starts(events)) == 2 and len(starts(events)[1]) == n
+    assert peak[0] < 10, f"{peak[0]} threads waited for db"
+
+
+def test_outcome_is_known_only_once_every_service_has_ended():
+    c, events, _ = run_stack({"a": WORKER, "b": WORKER, "c": WORKER},
+                             {"a": {"exit": 0, "after": 0.2}, "b": {"exit": 4, "after": 0.3},
+                              "c": {"exit": 2, "after": 0.6}})
+    c.up()
+    assert c.outcome() is None
+    deadline = time.monotonic() + 5
+    while c.outcome() is None:
+        assert time.monotonic() < deadline
+        time.sleep(0.01)
+    assert c.outcome() == 4, "the first service that ended with non-zero decides the exit status"

@@ -7,6 +7,7 @@ import json
 import os
 import random
 import signal
+import subprocess
 import sys
 import time
 
@@ -75,16 +76,18 @@ def test_job_success_releases_dependents_and_failure_stops_up(stack_factory):
     bad.assert_nothing_left()
 
 
-def test_second_up_says_already_running(stack_factory):
+def test_second_up_converges_and_a_second_supervisor_is_refused(stack_factory):
     s = stack_factory("""
         [services.w]
         type = "worker"
         command = "sleep 300"
     """)
     s.locald("up", "-d", check=True)
-    again = s.locald("up", "-d")
-    assert again.returncode == 1
-    assert "already running" in again.stderr
+    pid = s.status()["w"]["pid"]
+    again = s.locald("up", "-d", check=True)
+    assert "no changes" in again.stderr and s.status()["w"]["pid"] == pid, "nothing changed, nothing restarted"
+    second = s.locald("_supervise")  # what a second `up` racing the first would run
+    assert second.returncode == 1 and "already running" in second.stdout + second.stderr
     s.locald("down", check=True)
     s.assert_nothing_left()
 
@@ -247,3 +250,195 @@ def test_status_when_not_running_and_bad_service_names(stack_factory):
     assert r.returncode == 1 and "not running" in r.stderr
     r = s.locald("down", check=True)
     assert "not running" in r.stdout
+
+
+# --- the end of an attached run (issue 8, item 3) ---------------------------------------------------------
+
+
+def test_attached_up_ends_when_every_service_has_ended_with_zero(stack_factory):
+    s = stack_factory("""
+        [services.one]
+        type = "worker"
+        command = "echo one-done"
+
+        [services.two]
+        type = "worker"
+        command = "sleep 0.5; echo two-done"
+    """)
+    proc = s.up_attached()
+    out, _ = proc.communicate(timeout=30)  # before: it never ended
+    assert proc.returncode == 0, out
+    assert "one-done" in out and "two-done" in out
+    assert "every service has ended" in out
+    assert s.state()["phase"] == "stopped"
+    s.assert_nothing_left()
+
+
+def test_attached_up_exits_with_the_first_nonzero_code_after_restarts_are_spent(stack_factory):
+    s = stack_factory("""
+        [services.second]
+        type = "worker"
+        command = "sleep 3; exit 3"
+
+        [services.later]
+        type = "worker"
+        command = "sleep 4; exit 5"
+
+        [services.retried]
+        type = "worker"
+        command = "exit 0"
+        restart = "on-failure"
+
+        [services.flaky]
+        type = "worker"
+        command = "exit 7"
+        restart = "on-failure"
+        max_restarts = 2
+    """)
+    proc = s.up_attached()
+    out, _ = proc.communicate(timeout=30)
+    assert "flaky exited with code 7; gave up after 2 restarts" in out, out
+    assert proc.returncode == 7, out  # flaky gave up (~0.3 s) before second (3 s) and later (4 s) ended
+    s.assert_nothing_left()
+
+
+def test_attached_up_keeps_running_while_a_service_will_restart(stack_factory):
+    s = stack_factory("""
+        [services.job]
+        type = "worker"
+        command = "echo job-done"
+
+        [services.ticker]
+        type = "worker"
+        command = "echo tick; sleep 0.2"
+        restart = "always"
+    """)
+    proc = s.up_attached()
+    s.wait_log("job", "job-done")
+    wait_until(lambda: s.log("ticker").count("tick") >= 5, what="five ticks")
+    assert proc.poll() is None, "up ended although ticker is going to run again"
+    proc.send_signal(signal.SIGINT)
+    out, _ = proc.communicate(timeout=30)
+    assert proc.returncode == 0, out
+    s.assert_nothing_left()
+
+
+# --- the state directory (item 10) ----------------------------------------------------------------------
+
+
+def test_a_file_in_place_of_the_state_dir_is_one_clear_error_before_anything_starts(stack_factory):
+    s = stack_factory("""
+        [services.w]
+        type = "worker"
+        command = "touch started; sleep 300"
+    """)
+    s.state_dir.write_text("not a directory")
+    for args in (("up", "--no-color"), ("up", "-d")):
+        r = s.locald(*args, timeout=60)
+        assert r.returncode == 1, r
+        assert "Traceback" not in r.stdout + r.stderr
+        assert f"{s.state_dir} is a file" in r.stderr and "move the file away" in r.stderr, r.stderr
+        assert not (s.root / "started").exists(), "a service started although locald could not keep its state"
+    s.state_dir.unlink()
+
+
+def test_state_dir_that_becomes_unwritable_while_running_still_stops_everything(stack_factory):
+    s = stack_factory(f"""
+        [services.api]
+        command = "{SERVER}"
+
+        [services.w]
+        type = "worker"
+        command = "trap '' TERM; sleep 300"
+        stop_grace_period = "1s"
+        depends_on = ["api"]
+    """)
+    proc = s.up_attached()
+    wait_until(lambda: s.state().get("phase") == "ready", what="ready")
+    marker_dir = s.state_dir.resolve()
+    s.state_dir.rename(s.root / ".locald.moved")
+    s.state_dir.write_text("in the way")
+    proc.send_signal(signal.SIGINT)
+    out, _ = proc.communicate(timeout=30)
+    assert "Traceback" not in out, out
+    assert "cannot write" in out and "still stops everything" in out, out
+    from locald.runtime.cleanup import find_leftovers
+
+    assert find_leftovers(marker_dir) == [], "processes kept running after the state dir went away"
+
+
+# --- leftovers (item 12) ----------------------------------------------------------------------------------
+
+
+def _pids_running(argv: list[str]) -> list[int]:
+    """Live processes whose command line is exactly `argv`."""
+    wanted = "\0".join(argv).encode() + b"\0"
+    found = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/cmdline", "rb") as fh:
+                    if fh.read() == wanted:
+                        found.append(int(entry))
+            except OSError:
+                pass
+    return found
+
+
+@pytest.mark.parametrize("crash", [False, True], ids=["down", "down-after-sigkill"])
+def test_a_daemon_without_group_or_environment_is_found_by_down(stack_factory, crash):
+    """`setsid env -i` leaves the process group and drops the environment marker: only the process tree
+    below the recorded group finds it (while its parent lives)."""
+    seconds = str(random.randint(4000, 9000))
+    s = stack_factory(f"""
+        [services.d]
+        type = "worker"
+        command = "setsid env -i sleep {seconds} & sleep 300"
+    """)
+    s.locald("up", "-d", check=True)
+    daemon = wait_until(lambda: _pids_running(["sleep", seconds]), what="the daemon")
+    assert os.getsid(daemon[0]) == daemon[0], "the daemon should lead its own session"
+    if crash:
+        os.kill(s.supervisor_pid(), signal.SIGKILL)
+    s.locald("down", check=True)
+    wait_until(lambda: not _pids_running(["sleep", seconds]), timeout=5, what="the daemon to be gone")
+    s.assert_nothing_left()
+
+
+def test_down_after_a_crash_never_kills_a_process_that_reused_a_recorded_pid(stack_factory):
+    s = stack_factory("""
+        [services.w]
+        type = "worker"
+        command = "sleep 300"
+    """)
+    bystander = subprocess.Popen(["sleep", "301"], start_new_session=True)
+    try:
+        s.state_dir.mkdir()
+        # What a crashed run would have left, if its process's pid now belonged to someone else.
+        (s.state_dir / "state.json").write_text(json.dumps({
+            "pid": 1, "phase": "ready", "processes": {
+                "w": {"pid": bystander.pid, "pgid": bystander.pid, "start": 12.34}}}))
+        s.locald("down", check=True)
+        assert bystander.poll() is None, "down killed an unrelated process that reused a recorded pid"
+    finally:
+        bystander.kill()
+        bystander.wait()
+
+
+def test_after_a_crash_the_recorded_group_finds_a_member_without_marker_or_parent(stack_factory):
+    seconds = str(random.randint(4000, 9000))
+    s = stack_factory(f"""
+        [services.g]
+        type = "worker"
+        command = "env -i sleep {seconds} & sleep 300"
+    """)
+    s.locald("up", "-d", check=True)
+    member = wait_until(lambda: _pids_running(["sleep", seconds]), what="the group member")[0]
+    wait_until(lambda: s.state().get("processes", {}).get("g"), what="the recorded group")
+    leader = s.state()["processes"]["g"]["pid"]
+    os.kill(s.supervisor_pid(), signal.SIGKILL)
+    os.kill(leader, signal.SIGKILL)  # its parent gone too: only the recorded group knows the member
+    wait_until(lambda: os.getpgid(member) == leader and b"LOCALD" not in open(f"/proc/{member}/environ", "rb").read(),
+               what="an orphan in the recorded group, without marker")
+    s.locald("down", check=True)
+    wait_until(lambda: not _pids_running(["sleep", seconds]), timeout=5, what="the member to be gone")

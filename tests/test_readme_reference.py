@@ -34,6 +34,7 @@ def documented_names() -> set[str]:
     `build.context`), and NAME for a user-chosen name (`depends_on.NAME.timeout`)."""
     doc = schema()
     names: set[str] = set()
+    referred: set[str] = set()
 
     def walk(node, prefix: str, seen: frozenset) -> None:
         if not isinstance(node, dict):
@@ -41,6 +42,7 @@ def documented_names() -> set[str]:
         ref = node.get("$ref")
         if ref:
             target = ref.rsplit("/", 1)[-1]
+            referred.add(target)
             if target not in seen:
                 walk(doc["definitions"][target], "" if target == "service" else prefix, seen | {target})
             return
@@ -58,7 +60,8 @@ def documented_names() -> set[str]:
 
     walk(doc, "", frozenset())
     for name, definition in doc["definitions"].items():  # also definitions nothing refers to (yet)
-        walk(definition, "", frozenset({name}))
+        if name not in referred:  # a referred one is documented under the key that refers to it (`watch.paths`)
+            walk(definition, "", frozenset({name}))
     return names
 
 

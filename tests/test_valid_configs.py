@@ -24,6 +24,8 @@ from conftest import SHARED_COMPAT
 from locald.compose.export import export_compose
 from locald.compose.translate import to_compose
 from locald.config import check_file
+from locald.config.watch import WatchedPath
+from locald.config.watch import spec as watch_spec
 from locald.plan import make_plan
 
 EXPOSED = 8080  # the single port every image exposes here (the runtime asks the engine for it)
@@ -63,6 +65,38 @@ health_tables = st.fixed_dictionaries({}, optional={
     "interval": durations, "timeout": durations, "retries": st.integers(1, 10**6), "start_period": durations,
     "x-note": anything}).filter(lambda hc: hc.get("type") != "command" or "command" in hc)
 conditions = st.sampled_from(["started", "healthy", "completed_successfully"])
+
+
+def _readable(pattern: str, as_path: bool) -> bool:
+    try:
+        WatchedPath.of(pattern, Path("/")) if as_path else watch_spec([pattern])
+        return True
+    except ValueError:
+        return False
+
+
+watch_paths = st.one_of(words, st.sampled_from(["src/**/*.py", "web/src", "./conf/*.ini", "../shared/lib", "*"])).filter(
+    lambda p: _readable(p, as_path=True))
+watch_ignores = words.filter(lambda p: _readable(p, as_path=False))
+
+
+@st.composite
+def watches(draw, kind: str, builds: bool):
+    """`watch` in every form; container actions for containers (rebuild when they build)."""
+    actions = ["restart"] + (["sync", "sync+restart"] + ["rebuild"] * builds if kind in ("container", "postgres") else [])
+
+    @st.composite
+    def rule(draw):
+        action = draw(st.sampled_from(actions))
+        table = {"paths": draw(st.one_of(watch_paths, st.lists(watch_paths, min_size=1, max_size=3)))}
+        table.update(draw(st.fixed_dictionaries({}, optional={"action": st.just(action), "gitignore": st.booleans(),
+                                                              "ignore": st.one_of(watch_ignores, st.lists(watch_ignores, max_size=2)),
+                                                              "x-note": anything})))
+        if table.get("action") in ("sync", "sync+restart"):
+            table["target"] = "/" + draw(text)
+        return table
+
+    return draw(st.one_of(st.lists(watch_paths, min_size=1, max_size=3), rule(), st.lists(rule(), min_size=1, max_size=2)))
 
 
 def _canonical(value) -> str:
@@ -114,6 +148,8 @@ def service(draw, name: str, earlier: list[str], workers: set[str], used_ports: 
         used_ports.add(port)
         raw["port"] = port
     others = [n for n in earlier if n != name]
+    if draw(st.booleans()):
+        raw["watch"] = draw(watches(kind, "build" in raw))
     raw.update(draw(st.fixed_dictionaries({}, optional={
         "workdir": text,
         "env": st.dictionaries(env_names, env_values(earlier, workers), max_size=3),

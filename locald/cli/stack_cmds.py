@@ -26,8 +26,16 @@ UP_HELP = """Start the stack (or SERVICES and what they depend on) in dependency
 
 \b
 Attached (default): one merged, coloured log; Ctrl-C stops everything, a second Ctrl-C kills it.
+It also ends once every service has ended and none will restart: exit status 0 when all ended
+with 0, else the code of the first that did not.
 Detached (-d): returns once every service is ready; a background supervisor keeps it running
 and `locald down` (from any terminal) stops it.
+
+\b
+Edits apply themselves: while the stack runs, saving locald.toml (or an env file it names)
+validates it and restarts only the services whose resolved definition changed, starts the added
+ones and stops the removed ones (a file with mistakes changes nothing). `up` on a stack that
+already runs does the same at once and prints what it applied (attached: then follows the logs).
 """
 
 
@@ -35,23 +43,42 @@ and `locald down` (from any terminal) stops it.
 @click.argument("services", nargs=-1)
 @click.option("-d", "--detach", is_flag=True, help="Return once ready; keep running in the background.")
 @click.option("--no-color", is_flag=True, help="Plain log prefixes even on a terminal.")
+@click.option("--no-reload", is_flag=True, help="Do not follow edits of locald.toml while running.")
+@click.option("--restart-dependents", is_flag=True,
+              help="On a running stack: also restart what depends on a changed service.")
 @click.pass_obj
-def up(obj: Obj, services: tuple[str, ...], detach: bool, no_color: bool) -> None:
+def up(obj: Obj, services: tuple[str, ...], detach: bool, no_color: bool, no_reload: bool,
+       restart_dependents: bool) -> None:
     from ..runtime import supervisor
+    from ..runtime.state import supervisor_running
 
-    project = _project(obj)
+    project = _project(obj)  # a file with mistakes stops here: nothing changes, every problem is printed
+    supervisor.selection(project, list(services))  # unknown names fail here, not in the background
+    if supervisor_running(project.state_dir):
+        summary = supervisor.converge_running(project, list(services), restart_dependents)
+        click.echo(summary, err=True)
+        if detach:
+            _print_status(project)
+            return
+        _follow_logs(project, no_color)
+        click.echo(f"{project.name} keeps running: `locald down` stops it", err=True)
+        return
     if detach:
-        supervisor.selection(project, list(services))  # unknown names fail here, not in the background
-        from ..runtime.state import supervisor_running
-
-        if supervisor_running(project.state_dir):
-            raise supervisor.already_running(project.state_dir)
-        proc = supervisor.spawn_detached(project, list(services))
+        proc = supervisor.spawn_detached(project, list(services), reload=not no_reload)
         code = supervisor.wait_detached(project, proc, lambda m: click.echo(m, err=True))
         if code == 0:
             _print_status(project)
         sys.exit(code)
-    sys.exit(supervisor.run(project, list(services), _printer(no_color)))
+    sys.exit(supervisor.run(project, list(services), _printer(no_color), reload=not no_reload))
+
+
+def _follow_logs(project, no_color: bool) -> None:
+    from ..runtime.logs import show
+
+    try:
+        show(project, [], True, 0, _printer(no_color))
+    except KeyboardInterrupt:
+        pass
 
 
 cli.add_command(up, "start")  # the seed's name for it
@@ -59,12 +86,13 @@ cli.add_command(up, "start")  # the seed's name for it
 
 @cli.command("_supervise", hidden=True)
 @click.argument("services", nargs=-1)
+@click.option("--no-reload", is_flag=True)
 @click.pass_obj
-def supervise(obj: Obj, services: tuple[str, ...]) -> None:
+def supervise(obj: Obj, services: tuple[str, ...], no_reload: bool) -> None:
     """The background supervisor of `up -d` (internal)."""
     from ..runtime import supervisor
 
-    sys.exit(supervisor.run(_project(obj), list(services), None, detached=True))
+    sys.exit(supervisor.run(_project(obj), list(services), None, detached=True, reload=not no_reload))
 
 
 @cli.command()

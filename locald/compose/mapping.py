@@ -29,6 +29,7 @@ _ALWAYS_NAMED = ("networks", "volumes", "secrets", "configs")  # Compose prints 
 _ATTACHMENTS = ("networks", "models")  # service keys whose entries may be null: attached without options
 _DURATION = re.compile(r"^([0-9]+(\.[0-9]+)?(ns|us|ms|s|m|h))+$")
 _SIGNAL = re.compile(r"^(SIG)?[A-Z0-9+-]+$")
+_GLOB = re.compile(r"[*?\[]")  # what makes a watched path a glob for locald (config/watch.py)
 
 
 class ImportRefused(LocaldError):
@@ -300,6 +301,18 @@ def map_service(name: str, svc: dict, ctx: MappingContext) -> tuple[dict, list[s
     if grace is not None:
         (out if isinstance(grace, str) and _DURATION.fullmatch(grace) else compose)["stop_grace_period"] = grace
 
+    develop = take("develop", None)
+    if develop:
+        rules = watch_rules(develop.get("watch"), bool(out.get("build") or compose.get("build")))
+        if rules:
+            out["watch"] = rules
+            develop = {k: v for k, v in develop.items() if k != "watch"}
+        elif develop.get("watch"):
+            notes.append("develop.watch: an entry locald cannot say (sync+exec, initial_sync, a relative target, a "
+                         "glob in `path`, …); all of develop.watch kept in compose.develop, which locald does not act on")
+        if develop:
+            compose["develop"] = develop
+
     if rest.get("networks") == {"default": None}:
         del rest["networks"]  # what Compose adds to every service: nothing to say
     if ctx.renamed:
@@ -308,6 +321,46 @@ def map_service(name: str, svc: dict, ctx: MappingContext) -> tuple[dict, list[s
     if compose:
         out["compose"] = tomlable(compose)
     return out, notes
+
+
+_WATCH_KEYS = {"path", "action", "target", "ignore", "include", "exec", "initial_sync"}
+_WATCH_ACTIONS = ("restart", "sync", "rebuild", "sync+restart")
+
+
+def watch_rules(entries: Any, builds: bool) -> list[dict] | None:
+    """Compose's `develop.watch` as locald's `watch` tables (one per entry, `include` patterns as globs
+    below `path`), or None when an entry says something locald cannot (then all of it stays in compose:
+    a list in `compose` replaces, it does not merge)."""
+    if not isinstance(entries, list) or not entries:
+        return None
+    rules = [_watch_rule(e, builds) for e in entries]
+    return None if any(r is None for r in rules) else rules
+
+
+def _watch_rule(entry: Any, builds: bool) -> dict | None:
+    if not isinstance(entry, dict) or set(entry) - _WATCH_KEYS or entry.get("initial_sync"):
+        return None
+    if any(v is not None for v in (entry.get("exec") or {}).values()):  # Compose prints `exec: {command: null}`
+        return None
+    path, action, target = entry.get("path"), entry.get("action"), entry.get("target")
+    sync = action in ("sync", "sync+restart")
+    if not isinstance(path, str) or _GLOB.search(path) or action not in _WATCH_ACTIONS or (action == "rebuild"
+                                                                                            and not builds):
+        return None
+    if (target is not None) != sync or (sync and not (isinstance(target, str) and target.startswith("/"))):
+        return None
+    include = entry.get("include") or []
+    # An include pattern becomes a glob below `path`: its first part must hold the glob, or locald would
+    # read the glob-free part as part of the base.
+    if not all(isinstance(p, str) and p and _GLOB.search(p.split("/", 1)[0]) for p in include):
+        return None
+    rule: dict[str, Any] = {"paths": [path.rstrip("/") + "/" + p for p in include] if include else [path],
+                            "action": action}
+    if sync:
+        rule["target"] = target
+    if entry.get("ignore"):
+        rule["ignore"] = list(entry["ignore"])
+    return rule
 
 
 def _health(hc: dict) -> dict | str | None:

@@ -19,7 +19,8 @@ import urllib.parse
 from pathlib import Path
 from typing import Any
 
-from ..config.model import ContainerService, HealthCheck, Project
+from ..config.model import ContainerService, HealthCheck, Project, WatchRule
+from ..config.watch import split as split_watched
 from ..config.volumes import is_path as is_host_path
 from ..config.volumes import split as volume_parts
 from ..errors import LocaldError
@@ -235,6 +236,10 @@ class _Context:
             deps = self.depends_on(s)
             if deps:
                 out["depends_on"] = deps
+            # Only in the export: locald acts on `watch` itself, and a watch edit must not make the
+            # running container's definition look changed.
+            if s.watch:
+                out["develop"] = {"watch": [entry for rule in s.watch for entry in self.watch(rule)]}
         else:
             out["labels"] = self.labels(s.name)
         if s.compose:
@@ -286,6 +291,25 @@ class _Context:
         networks = out.get("networks") or {}
         self.networks.update(n for n in networks if n != "default")
         return out
+
+    def watch(self, rule: WatchRule) -> list[dict]:
+        """One `develop.watch` entry per base: a plain path as it is, globs below the same base as that
+        base with `include` patterns (Compose's `path` takes no glob)."""
+        bases: dict[str, dict[str, None]] = {}  # base -> its globs; Compose wants each list without repeats
+        plain: dict[str, None] = {}
+        for text in rule.paths:
+            base, glob = split_watched(text)
+            if glob:
+                bases.setdefault(base, {})[glob] = None
+            else:
+                plain[base] = None
+        common: dict[str, Any] = {"action": rule.action}
+        if rule.target:
+            common["target"] = rule.target
+        if rule.ignore:
+            common["ignore"] = list(dict.fromkeys(rule.ignore))
+        return ([{"path": self.path(base), **common} for base in plain]
+                + [{"path": self.path(base), **common, "include": list(globs)} for base, globs in bases.items()])
 
     def labels(self, name: str) -> dict[str, str]:
         project = self.plan.project

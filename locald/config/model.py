@@ -49,6 +49,17 @@ class HealthCheck:
 
 
 @dataclass(frozen=True)
+class WatchRule:
+    """Files (paths and globs, relative to locald.toml) and what a change to them does."""
+
+    paths: tuple[str, ...]
+    action: str = "restart"  # restart | sync | rebuild | sync+restart (the last three: containers only)
+    target: str | None = None  # sync: where each watched path goes inside the container
+    ignore: tuple[str, ...] = ()  # .gitignore-style patterns, relative to each watched path
+    gitignore: bool = True  # also leave out what the project's .gitignore files ignore
+
+
+@dataclass(frozen=True)
 class Dependency:
     name: str
     condition: str | None  # None: `healthy` when the dependency has a readiness check, else `started`
@@ -71,6 +82,7 @@ class Service:
     stop_grace_period: float = 10.0
     restart: str = "no"
     max_restarts: int | None = None
+    watch: tuple[WatchRule, ...] = ()
 
     @property
     def is_container(self) -> bool:
@@ -188,6 +200,22 @@ def _dependencies(raw) -> tuple[Dependency, ...]:
     return tuple(deps)
 
 
+def _strings(value) -> tuple[str, ...]:
+    return (value,) if isinstance(value, str) else tuple(value or ())
+
+
+def _watch(raw) -> tuple[WatchRule, ...]:
+    """`watch`: a table, an array of tables, or an array of paths (strings together make one restart rule)."""
+    if raw is None:
+        return ()
+    items = [raw] if isinstance(raw, dict) else raw
+    rules = [WatchRule(paths=_strings(t["paths"]), action=t.get("action", "restart"), target=t.get("target"),
+                       ignore=_strings(t.get("ignore")), gitignore=t.get("gitignore", True))
+             for t in items if isinstance(t, dict)]
+    paths = tuple(p for p in items if isinstance(p, str))
+    return ((WatchRule(paths),) if paths else ()) + tuple(rules)
+
+
 def _signal_name(value: str) -> str:
     value = value.upper()
     return value if value.startswith("SIG") else "SIG" + value
@@ -195,14 +223,13 @@ def _signal_name(value: str) -> str:
 
 def build_service(name: str, raw: dict[str, Any]) -> Service:
     kind = kind_of(raw)
-    env_file = raw.get("env_file", ())
     common = dict(
         name=name,
         kind=kind,
         command=_command(raw.get("command")),
         workdir=raw.get("workdir"),
         env={k: _env_value(v) for k, v in raw.get("env", {}).items()},
-        env_file=(env_file,) if isinstance(env_file, str) else tuple(env_file),
+        env_file=_strings(raw.get("env_file")),
         port=_int(raw.get("port")),
         depends_on=_dependencies(raw.get("depends_on")),
         health_check=_health(raw.get("health_check")),
@@ -210,6 +237,7 @@ def build_service(name: str, raw: dict[str, Any]) -> Service:
         stop_grace_period=parse_duration(raw.get("stop_grace_period", 10)),
         restart=raw.get("restart", "no"),
         max_restarts=_int(raw.get("max_restarts")),
+        watch=_watch(raw.get("watch")),
     )
     if kind in PROCESS_KINDS:
         return ProcessService(path=raw.get("path", "." if kind == "site" else None), **common)

@@ -12,7 +12,7 @@ from typing import Any, Iterator
 
 from ..errors import Problem
 from ..graph import Graph
-from . import signals, values
+from . import signals, values, watch
 from .model import CONTAINER_KINDS, kind_of
 from .schema import did_you_mean, json_path, schema, shown
 from .source import Source
@@ -127,6 +127,7 @@ def check(source: Source, known_services: set[str] = frozenset()) -> list[Proble
                                    "make it type = \"exec\" if it listens")
 
     values.check(source.data, services, report)
+    watch.check(services, report)
     _port_clashes(services, report)
     _cycles(services, report)
     return problems

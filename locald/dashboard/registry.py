@@ -56,11 +56,15 @@ def add(project) -> Path | None:
 
 
 def remove(path: Path | None) -> None:
-    if path is not None:
-        try:
+    """Unlist this supervisor's project (called as it ends, maybe after its lock is gone): a file a
+    newer run of the project wrote meanwhile names another pid and stays."""
+    if path is None:
+        return
+    try:
+        if json.loads(path.read_text()).get("pid") == os.getpid():
             path.unlink()
-        except OSError:
-            pass
+    except (OSError, ValueError, AttributeError):
+        pass
 
 
 def running() -> list[Entry]:

@@ -20,14 +20,16 @@ import time
 from pathlib import Path
 
 from ..errors import LocaldError
+from ..runtime.cleanup import MARKER, PROCESS_MARKER, SUPERVISOR_MARKER
 from ..runtime.private import open_append
 from . import dirs
 
 SOCKET, LOCK, INFO, LOG = "proxy.sock", "proxy.lock", "proxy.json", "proxy.log"
 START_TIMEOUT = 20.0
 LOG_LIMIT = 1 << 20
-# A project's processes carry these markers; `locald down` of that project kills whatever has them.
-_MARKERS = ("LOCALD_STATE_DIR", "LOCALD_PROCESS")
+# A project's processes (and its supervisor's children) carry these markers; `locald down` of that
+# project kills whatever has them. The proxy serves every project: it must carry none.
+_MARKERS = (MARKER, SUPERVISOR_MARKER, PROCESS_MARKER)
 AVOID_VAR = "LOCALD_PROXY_AVOID"  # ports the project starting the proxy needs for itself
 EXIT_BUSY = 3  # the proxy's exit status when another one holds the lock
 

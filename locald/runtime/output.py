@@ -153,8 +153,15 @@ class LogSink:
         if self._fd is None:
             return
         view = memoryview(data)
-        while view:
-            view = view[os.write(self._fd, view):]
+        try:
+            while view:
+                view = view[os.write(self._fd, view):]
+        except OSError as exc:  # a full or vanished disk: the service keeps running, its output still prints
+            os.close(self._fd)
+            self._fd = None
+            if self.printer is not None:
+                self.printer.system(f"{self.name}: cannot write {self.path} any more ({exc.strerror}): "
+                                    "its output is no longer logged to a file")
 
     def _emit(self, lines: list[bytes]) -> None:
         if not lines:

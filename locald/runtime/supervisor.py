@@ -15,17 +15,22 @@ import time
 from pathlib import Path
 
 from ..config.model import Project
-from ..errors import LocaldError
+from ..errors import ConfigError, LocaldError
 from ..graph import graph_of
 from ..plan import compose_project_name, make_plan
-from .cleanup import kill_leftovers
+from .changes import Changes, definitions, diff
+from .cleanup import SUPERVISOR_MARKER, kill_leftovers, supervisor_env
 from .control import ControlServer
+from .interrupts import Interrupts
 from .output import Printer, open_sinks
-from .private import open_append, private_dir
-from .service_runtime import Cancelled, StartFailed
-from .state import AlreadyRunning, StateStore, log_dir, read_ports, read_state, remember_ports, supervisor_running
+from .private import open_append
+from .service_runtime import Cancelled
+from .state import (AlreadyRunning, StateStore, log_dir, prepare_state_dir, read_ports, read_state, remember_ports,
+                    supervisor_running)
+from .watching import start_watching
 
 SUPERVISOR_LOG = "supervisor.log"
+CONVERGE_TIMEOUT = 900.0  # a convergence may pull images and wait for slow starters
 
 
 def selection(project: Project, names: list[str]) -> list[str]:
@@ -44,11 +49,12 @@ def unknown_services(project: Project, names) -> None:
 
 
 def remove_leftovers(project: Project, state_dir: Path, echo=None) -> None:
-    """What a crashed run left: every marked process, and the compose project's containers."""
-    found = kill_leftovers(state_dir)
+    """What a crashed run left: its recorded process groups, every marked process and what runs below
+    them, and the compose project's containers."""
+    state = read_state(state_dir)
+    found = kill_leftovers(state_dir, records=state.get("processes"))
     if found and echo:
         echo(f"removed {found} leftover process{'es' if found != 1 else ''} of an earlier run")
-    state = read_state(state_dir)
     compose_project = state.get("compose_project")
     if compose_project and state.get("containers"):
         from .containers.engine import Owner, remove_project
@@ -62,63 +68,176 @@ def already_running(state_dir: Path) -> LocaldError:
                        "`locald down` stops it, `locald status` shows it")
 
 
-class Interrupts:
-    """First SIGINT/SIGTERM: stop gracefully. Second: kill everything now."""
-
-    def __init__(self):
-        self.stop = threading.Event()
-        self.count = 0
-        self.on_force = None
-
-    def install(self) -> None:
-        signal.signal(signal.SIGINT, self._handle)
-        signal.signal(signal.SIGTERM, self._handle)
-        signal.signal(signal.SIGHUP, self._handle)
-
-    def _handle(self, signum, frame) -> None:
-        self.count += 1
-        self.stop.set()
-        if self.count >= 2 and self.on_force:
-            self.on_force()
-
-
-def build_plan(project: Project, names: list[str], say, cancel: threading.Event, proxy_port: int | None = None):
+def build_plan(project: Project, names: list[str], say, cancel, proxy_port: int | None = None, current=None):
     """Images first (a built image's EXPOSE can decide a container port), then the frozen plan.
-    Returns (plan, images or None when no container runs)."""
+    Returns (plan, images or None when no container runs). `current`: the (plan, images) of the run
+    that converges to this project: its images are reused for containers whose definition in
+    locald.toml did not change, and its services keep their ports."""
     containers = [n for n in names if project.services[n].is_container]
     images = None
     exposed: dict[str, int] = {}
     if containers:
         from .containers import images as container_images
 
-        images = container_images.prepare(project, containers, say, cancel)
+        old_plan, old_images = current or (None, None)
+        todo = containers if old_images is None else [
+            n for n in containers if n not in old_plan.project.services
+            or old_plan.project.services[n] != project.services[n] or n not in old_images.infos]
+        images = container_images.prepare(project, todo, say, cancel)
+        if old_images is not None:
+            images = container_images.Images(images.api, {**{n: old_images.infos[n] for n in containers
+                                                              if n not in todo}, **images.infos})
         exposed = container_images.exposed_ports(project, images.infos)
     if cancel.is_set():
         raise Cancelled("cancelled")
-    plan = make_plan(project, exposed, read_ports(project.state_dir), proxy_port=proxy_port)
+    running = {n: p for n, p in current[0].ports.items() if n in project.services} if current else None
+    plan = make_plan(project, exposed, read_ports(project.state_dir), proxy_port=proxy_port, running_ports=running)
     remember_ports(project.state_dir, plan.ports)
     return plan, images
 
 
-def make_runtimes(plan, names: list[str], images, sinks, store: StateStore) -> list:
-    """The runtimes of this run: host processes always, containers when the selection has some."""
+def make_runtimes(plan, names: list[str], images, sinks, store: StateStore, existing=()) -> list:
+    """The runtimes of this run: host processes always, containers when the selection has some.
+    `existing`: the runtimes a converging run already has (kept, so running services stay theirs)."""
     from .processes.runtime import ProcessRuntime
 
-    runtimes = [ProcessRuntime(plan, sinks, on_spawn=store.add_process)]
-    if images is not None:
+    runtimes = list(existing) or [ProcessRuntime(plan, sinks, on_spawn=store.add_process)]
+    if images is not None and not any(type(r).__name__ == "ContainerRuntime" for r in runtimes):
         from .containers.runtime import ContainerRuntime
 
         runtimes.append(ContainerRuntime(plan, images, sinks))
     return runtimes
 
 
-def run(project: Project, names: list[str], printer: Printer | None, detached: bool = False) -> int:
-    """Bring the selection up, keep it running until told to stop, bring it down. Exit status."""
-    from .coordinator import Coordinator
+class Run:
+    """One run of a stack: what `up` started, and how it converges when locald.toml changes."""
 
-    names = selection(project, names)
+    def __init__(self, project: Project, requested: list[str], printer: Printer | None, detached: bool,
+                 store: StateStore, interrupts: Interrupts, say):
+        self.project = project
+        self.requested = requested  # what `up` was asked for (empty: everything)
+        self.names = selection(project, requested)
+        self.printer = printer
+        self.detached = detached
+        self.store = store
+        self.interrupts = interrupts
+        self.say = say
+        self.coordinator = None
+        self.proxy = None
+        self.plan = None
+        self.images = None
+        self.sinks: dict = {}
+        self.definitions: dict[str, dict] = {}
+        self.watcher = None  # the services' `watch` rules, at work
+        self.lock = threading.Lock()  # one convergence (or restart) at a time
+
+    def start(self) -> None:
+        """Everything up to `ready`: images, plan, runtimes, routes, the start in dependency order."""
+        from ..proxy.client import join
+        from .coordinator import Coordinator, shown
+
+        project, names, store = self.project, self.names, self.store
+        self.proxy = join(project, names, self.say)  # before the plan: ${services.X.public_url} needs its port
+        self.plan, self.images = build_plan(project, names, self.say, self.interrupts.stop, self._proxy_port())
+        store.update(ports=dict(self.plan.ports), container_ports=dict(self.plan.container_ports))
+        self._open_sinks(names)
+        self.coordinator = Coordinator(self.plan, names, make_runtimes(self.plan, names, self.images, self.sinks, store),
+                                       say=self.say, on_status=record_status(store, self), cancel=self.interrupts.stop)
+        self.interrupts.on_force(self.coordinator.kill)
+        self.coordinator.preflight()
+        self._claim_routes(fresh=names)
+        self.coordinator.up()
+        self.watcher = start_watching(project, names, self.coordinator, self.say)  # before "ready": no edit missed
+        self.definitions = self._definitions()
+        store.update(phase="ready", config_applied=time.time())
+        self.say("ready: " + shown(service_urls(self.plan, names, self.proxy.urls() if self.proxy else {})))
+
+    def reload(self, restart_dependents: bool = False) -> Changes:
+        """Converge to locald.toml as it is now. ConfigError (every problem) when it does not validate:
+        nothing changes then. StartFailed when a changed or added service cannot start: the others keep
+        running as they were."""
+        from ..config import load_project
+
+        with self.lock:
+            project = load_project(self.project.file)
+            names = selection(project, [n for n in self.requested if n in project.services])
+            if self.proxy is None:
+                from ..proxy.client import join
+
+                self.proxy = join(project, names, self.say)
+            plan, images = build_plan(project, names, self.say, self.interrupts.stop, self._proxy_port(),
+                                      current=(self.plan, self.images))
+            definitions = self._definitions(plan, names, images)
+            changes = diff(self.definitions, definitions)
+            self._open_sinks([n for n in changes.added])
+            runtimes = make_runtimes(plan, names, images, self.sinks, self.store, self.coordinator.runtimes)
+            self.project, self.names, self.plan, self.images = project, names, plan, images
+            self.store.update(names=names, ports=dict(plan.ports), container_ports=dict(plan.container_ports),
+                              containers=any(project.services[n].is_container for n in names))
+            self.stop_watching()
+            try:
+                fresh = self.coordinator.converge(plan, names, changes, runtimes, images, restart_dependents)
+                self._claim_routes(fresh)
+            finally:
+                self.watcher = start_watching(project, names, self.coordinator, self.say)  # the new rules
+                self.definitions = {n: d for n, d in definitions.items()}
+                for name in changes.removed:
+                    self.store.forget_service(name)
+                    sink = self.sinks.pop(name, None)
+                    if sink is not None:
+                        sink.close()
+                self.store.update(config_applied=time.time())
+            return changes
+
+    def stop_watching(self) -> None:
+        if self.watcher is not None:
+            self.watcher.stop()
+            self.watcher = None
+
+    def _proxy_port(self) -> int | None:
+        return self.proxy.ports["http"] if self.proxy else None
+
+    def _open_sinks(self, names: list[str]) -> None:
+        """Processes' logs start afresh each run (as a new container's do); containers' stay in the engine."""
+        log_to = log_dir(self.project.state_dir)
+        self.sinks.update(open_sinks({n: None if self.project.services[n].is_container else log_to for n in names},
+                                     self.printer, truncate=True))
+
+    def _definitions(self, plan=None, names=None, images=None) -> dict[str, dict]:
+        from ..compose.translate import to_compose
+
+        plan, names, images = plan or self.plan, names or self.names, images or self.images
+        document = to_compose(plan, engine_api=images.api) if images is not None else None
+        return definitions(plan, names, document)
+
+    def _claim_routes(self, fresh) -> None:
+        """Register the routes of the plan with the proxy (a host another project serves stops us);
+        services that kept running keep their route's state."""
+        if not self.proxy:
+            return
+        from ..proxy.naming import routes_of
+
+        states = {r.service: r.state for r in self.proxy.routes}
+        routes = routes_of(self.plan, self.names)
+        for route in routes:
+            if route.service not in fresh and route.service in states:
+                route.state = states[route.service]
+        self.proxy.describe = lambda name: describe(self.coordinator, self.sinks, name)
+        self.proxy.claim(routes)
+        self.store.update(public_urls=self.proxy.urls())
+
+
+def run(project: Project, names: list[str], printer: Printer | None, detached: bool = False,
+        reload: bool = True) -> int:
+    """Bring the selection up, keep it running until told to stop (attached: or until every service
+    has ended for good), converging to edits of locald.toml (unless `reload` is off), bring it down.
+    Exit status."""
+    selection(project, names)  # unknown names fail before anything else
     state_dir = project.state_dir
-    store = StateStore(state_dir)
+    say = printer.system if printer else (lambda text: print(text, flush=True))
+    interrupts = Interrupts()
+    interrupts.install()
+    store = StateStore(state_dir, on_error=say)
     try:
         store.acquire()
     except AlreadyRunning:
@@ -126,66 +245,75 @@ def run(project: Project, names: list[str], printer: Printer | None, detached: b
     from ..dashboard import registry
 
     listed = registry.add(project)  # the dashboard finds running projects there
-    interrupts = Interrupts()
-    interrupts.install()
-    say = printer.system if printer else (lambda text: print(text, flush=True))
-    coordinator = None
+    os.environ.update(supervisor_env(state_dir))  # every child we run carries it: found after a crash
+    current = Run(project, names, printer, detached, store, interrupts, say)
     server = None
-    proxy = None
-    sinks: dict = {}
+    watcher = None
     code = 0
     try:
         remove_leftovers(project, state_dir, say)
         store.start(pid=os.getpid(), file=str(project.file), compose_project=compose_project_name(project),
-                    containers=any(project.services[n].is_container for n in names), names=names,
-                    phase="starting", detached=detached)
-        from ..proxy.client import join
+                    containers=any(project.services[n].is_container for n in current.names), names=current.names,
+                    phase="starting", detached=detached, requested=names, reload=reload)
+        server = ControlServer(state_dir, lambda cmd: handle(current, cmd))
+        current.start()
+        if reload:
+            from .reload import ConfigWatcher
 
-        proxy = join(project, names, say)  # before the plan: ${services.X.public_url} needs the proxy's port
-        plan, images = build_plan(project, names, say, interrupts.stop, proxy.ports["http"] if proxy else None)
-        store.update(ports=dict(plan.ports), container_ports=dict(plan.container_ports))
-        # Processes' logs start afresh each run (as a new container's do); containers' stay in the engine.
-        sinks = open_sinks({n: None if plan.service(n).is_container else log_dir(state_dir) for n in names},
-                           printer, truncate=True)
-        coordinator = Coordinator(plan, names, make_runtimes(plan, names, images, sinks, store), say=say,
-                                  on_status=record_status(store, proxy), cancel=interrupts.stop)
-        interrupts.on_force = coordinator.kill
-        server = ControlServer(state_dir, lambda cmd: handle(coordinator, cmd))
-        coordinator.preflight()
-        if proxy:
-            from ..proxy.naming import routes_of
-
-            proxy.describe = lambda name: describe(coordinator, sinks, name)
-            proxy.claim(routes_of(plan, names))  # another project serving one of our hosts stops us here
-            store.update(public_urls=proxy.urls())
-        coordinator.up()
-        store.update(phase="ready")
-        say("ready: " + ", ".join(service_urls(plan, names, proxy.urls() if proxy else {})))
-        while not interrupts.stop.wait(1.0):
-            pass
-        say("stopping (Ctrl-C again to kill)")
-    except LocaldError as exc:
-        code = 1
-        if interrupts.count and isinstance(exc, (StartFailed, Cancelled)):
-            say("interrupted: stopping")
+            watcher = ConfigWatcher(current, say)
+        code = run_until_stopped(current.coordinator, interrupts, say, until_all_ended=not detached)
+    except (LocaldError, OSError) as exc:
+        if interrupts.count:  # what fails after a Ctrl-C is the stop that was asked for, not a new problem
+            say("interrupted: stopping (Ctrl-C again to kill)")
             code = 130
         else:
-            store.update(phase="failed", error=str(exc))
-            say(f"error: {exc}")
+            text = str(exc) if isinstance(exc, LocaldError) else f"{exc.strerror or exc}: {exc.filename or ''}"
+            store.update(phase="failed", error=text)
+            say(f"error: {text}")
+            code = 1
     finally:
-        store.update(phase="stopping")
-        if coordinator:
-            coordinator.down()
-        if proxy:
-            proxy.close()
-        if server:
-            server.close()
-        for sink in sinks.values():
-            sink.close()
-        store.update(phase="stopped", processes={})
+        if watcher is not None:
+            watcher.close()
+        current.stop_watching()
+        shut_down(store, current.coordinator, current.proxy, server, current.sinks, interrupts)
         registry.remove(listed)
-        store.release()
     return code
+
+
+def run_until_stopped(coordinator, interrupts: Interrupts, say, until_all_ended: bool) -> int:
+    """Wait for a Ctrl-C (or `locald down`): exit status 0. With `until_all_ended`, also end once every
+    service has ended for good, as `docker compose up` does: its outcome is the exit status."""
+    while not interrupts.stop.wait(0.5):
+        if until_all_ended:
+            outcome = coordinator.outcome()
+            if outcome is not None:
+                say("every service has ended" + (f" (exit status {outcome})" if outcome else "") + ": stopping")
+                return outcome
+    say("stopping (Ctrl-C again to kill)")
+    return 0
+
+
+def shut_down(store: StateStore, coordinator, proxy, server, sinks, interrupts: Interrupts) -> None:
+    """Stop everything that was started. Nothing here raises on the way: a failed state write or a
+    runtime that cannot stop must not leave the other services running."""
+    store.update(phase="stopping")
+    if coordinator is not None:
+        coordinator.down()  # returns early once a second Ctrl-C has started a kill
+        if interrupts.force.is_set():  # wait for that kill; sweep again if a start was in flight during it
+            coordinator.kill()
+    if proxy is not None:
+        proxy.close()
+    if server is not None:
+        server.close()
+    for sink in sinks.values():
+        try:
+            sink.close()
+        except OSError:
+            pass
+    store.update(phase="stopped", processes={})
+    store.release()
+    os.environ.pop(SUPERVISOR_MARKER, None)
+    interrupts.ignore_from_now()
 
 
 def service_urls(plan, names, named: dict[str, str]):
@@ -195,15 +323,13 @@ def service_urls(plan, names, named: dict[str, str]):
         yield " ".join([n, named[n], f"({direct})"] if n in named else [n, direct] if direct else [n])
 
 
-def record_status(store: StateStore, proxy):
+def record_status(store: StateStore, run: Run):
     """The coordinator's status changes, into state.json and (as route states) to the proxy."""
-    if proxy is None:
-        return store.set_service
 
     def record(name: str, **fields) -> None:
         store.set_service(name, **fields)
-        if "status" in fields:
-            proxy.set_state(name, fields["status"])
+        if "status" in fields and run.proxy is not None:
+            run.proxy.set_state(name, fields["status"])
 
     return record
 
@@ -216,30 +342,48 @@ def describe(coordinator, sinks, name: str) -> dict:
             "log": sink.last_lines(20) if sink else []}
 
 
-def handle(coordinator, command: dict) -> dict:
+def handle(run: Run, command: dict) -> dict:
+    """A request from another terminal or the dashboard (control channel): restart, stop, start,
+    restart-stack, status, describe, converge."""
     action = command.get("action")
+    coordinator = run.coordinator
+    if coordinator is None:
+        raise LocaldError("the stack is still starting; try again in a moment")
     per_service = {"restart": coordinator.restart, "stop": coordinator.stop_service,
                    "start": coordinator.start_service}
     if action in per_service:
-        for name in command.get("services", []):
-            per_service[action](name)
+        with run.lock:
+            for name in command.get("services", []):
+                per_service[action](name)
         return {"ok": True}
     if action == "restart-stack":
-        coordinator.restart_all()
+        with run.lock:
+            coordinator.restart_all()
         return {"ok": True}
     if action == "status":
         return {"services": coordinator.snapshot(command.get("services"))}
     if action == "describe":
         return {"services": coordinator.describe()}
+    if action == "converge":
+        asked = [n for n in command.get("services") or [] if isinstance(n, str)]
+        if asked and run.requested:
+            run.requested = list(dict.fromkeys([*run.requested, *asked]))
+        try:
+            changes = run.reload(restart_dependents=bool(command.get("restart_dependents")))
+        except ConfigError as exc:
+            return {"problems": [str(p) for p in exc.problems]}
+        run.say(changes.summary())
+        return {"summary": changes.summary()}
     raise LocaldError(f"unknown request {action!r}")
 
 
 # --- detached mode -------------------------------------------------------------------------------
 
-def spawn_detached(project: Project, names: list[str]) -> subprocess.Popen:
+def spawn_detached(project: Project, names: list[str], reload: bool = True) -> subprocess.Popen:
     """Start `locald _supervise` in its own session; its output goes to .locald/supervisor.log."""
-    state_dir = private_dir(project.state_dir)
-    argv = [sys.executable, "-m", "locald", "-f", str(project.file), "_supervise", *names]
+    state_dir = prepare_state_dir(project.state_dir)
+    argv = [sys.executable, "-m", "locald", "-f", str(project.file), "_supervise",
+            *([] if reload else ["--no-reload"]), "--", *names]
     with open_append(state_dir / SUPERVISOR_LOG) as log:  # it may quote secrets: 0600
         return subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True,
                                 cwd=project.root)
@@ -275,6 +419,19 @@ def wait_detached(project: Project, proc: subprocess.Popen, echo, timeout: float
     return 1
 
 
+def converge_running(project: Project, names: list[str], restart_dependents: bool = False) -> str:
+    """`up` on a stack that runs: its supervisor converges to locald.toml as it is now (and adds
+    `names` to the run). The one-line summary; ConfigError with every problem when the file does not
+    validate any more (it changed between our check and the supervisor's)."""
+    from .control import request
+
+    reply = request(project.state_dir, {"action": "converge", "services": names,
+                                        "restart_dependents": restart_dependents}, timeout=CONVERGE_TIMEOUT)
+    if reply.get("problems"):
+        raise LocaldError("\n".join(reply["problems"]))
+    return reply.get("summary", "no changes")
+
+
 def stop(project: Project, timeout: float = 120, echo=None) -> bool:
     """Stop the running supervisor (from any terminal), or clean up after a dead one.
     True when something was running or left over."""
@@ -297,7 +454,7 @@ def stop(project: Project, timeout: float = 120, echo=None) -> bool:
         else:
             kill_leftovers(state_dir)  # cheap: a /proc scan; nothing may survive `down`
         return True
-    leftovers = kill_leftovers(state_dir)
+    leftovers = kill_leftovers(state_dir, records=state.get("processes"))
     had_containers = bool(state.get("compose_project") and state.get("containers"))
     if had_containers or project.containers:
         from .containers.engine import Owner, remove_project

@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import subprocess
 import threading
+import time
 from dataclasses import dataclass
 from typing import Callable, Mapping
 
@@ -15,6 +16,8 @@ from ...compose.translate import build_document
 from ...config.model import ContainerService, Project
 from ...errors import LocaldError
 from ...plan import compose_project_name
+from ..helpers import spawn_helper
+from ..service_runtime import Cancelled
 from ...presets import container_port_of, image_of
 from . import engine, errors
 from .compose_cli import compose_argv
@@ -82,43 +85,60 @@ def prepare(project: Project, names: list[str], say: Callable[[str], None],
             cancel: threading.Event | None = None) -> Images:
     """Check the engine, build what has `build` (the cache makes it quick), pull what is missing
     (showing Docker's progress through `say`), and inspect every image. First of all, refuse a
-    compose project name that containers locald did not make for this locald.toml already use."""
+    compose project name that containers locald did not make for this locald.toml already use.
+    `cancel` is checked between steps and ends a build or pull in progress (Cancelled)."""
     info = engine.check_engine()
     engine.check_owner(engine.Owner.of(project))
     to_build = [n for n in names if builds(project, project.services[n])]
-    if to_build:
-        say(f"building {', '.join(to_build)}")
-        project_name = compose_project_name(project)
-        document = dump_yaml(build_document(project, to_build, project_name))
-        argv = compose_argv(["-"], project_name, project.root) + ["build", "--", *to_build]
-        _stream(argv, project, say, lambda out: errors.build_failed(to_build, out), stdin=document)
+    build_images(project, to_build, say, cancel)
+    _check(cancel)
     missing: dict[str, list[str]] = {}
     for name, image in inspect(project, [n for n in names if n not in to_build]).items():
         if image is None:
             missing.setdefault(image_name(project, project.services[name]), []).append(name)
     for image, services in missing.items():
-        if cancel is not None and cancel.is_set():
-            break
+        _check(cancel)
         say(f"pulling {image} (for {', '.join(services)})")
         _stream([engine.docker(), "pull", "--", image], project, say,
                 lambda out, image=image, services=services: errors.pull_failed(image, services, out),
-                timeout=PULL_TIMEOUT)
+                timeout=PULL_TIMEOUT, cancel=cancel)
+    _check(cancel)
     return Images(info.api, inspect(project, names))
 
 
+def _check(cancel: threading.Event | None) -> None:
+    if cancel is not None and cancel.is_set():
+        raise Cancelled("cancelled while preparing images")
+
+
+def build_images(project: Project, names: list[str], say: Callable[[str], None],
+                 cancel: threading.Event | None = None) -> None:
+    """`compose build` of these services (those with `build`), showing its output; LocaldError when it
+    fails, Cancelled when `cancel` is set (the build is killed)."""
+    if not names:
+        return
+    _check(cancel)
+    say(f"building {', '.join(names)}")
+    project_name = compose_project_name(project)
+    document = dump_yaml(build_document(project, names, project_name))
+    argv = compose_argv(["-"], project_name, project.root) + ["build", "--", *names]
+    _stream(argv, project, say, lambda out: errors.build_failed(names, out), stdin=document, cancel=cancel)
+
+
 def _stream(argv: list[str], project: Project, say, error, timeout: float | None = None,
-            stdin: str | None = None) -> None:
-    """Run a command, showing each output line; on failure raise error(all output)."""
-    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                            stdin=subprocess.PIPE if stdin is not None else subprocess.DEVNULL,
-                            text=True, errors="replace", start_new_session=True, cwd=project.root)
+            stdin: str | None = None, cancel: threading.Event | None = None) -> None:
+    """Run a command, showing each output line; on failure raise error(all output). It is killed
+    after `timeout` seconds or as soon as `cancel` is set (then Cancelled), and dies with us."""
+    proc = spawn_helper(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                        stdin=subprocess.PIPE if stdin is not None else subprocess.DEVNULL,
+                        text=True, errors="replace", start_new_session=True, cwd=project.root)
     if stdin is not None:
         proc.stdin.write(stdin)
         proc.stdin.close()
     lines: list[str] = []
-    timer = threading.Timer(timeout, engine.kill_group, args=(proc,)) if timeout else None
-    if timer:
-        timer.start()
+    finished = threading.Event()
+    threading.Thread(target=_end_early, args=(proc, finished, timeout, cancel), daemon=True,
+                     name="image-guard").start()
     try:
         for line in proc.stdout:
             line = line.rstrip()
@@ -127,12 +147,22 @@ def _stream(argv: list[str], project: Project, say, error, timeout: float | None
                 say(f"  {line}")
         code = proc.wait()
     finally:
-        if timer:
-            timer.cancel()
+        finished.set()
         if proc.poll() is None:
             engine.kill_group(proc)
             proc.wait()
+    _check(cancel)
     if code != 0:
         if code < 0 and timeout:
             lines.append(f"error: gave up after {timeout:g}s (LOCALD_PULL_TIMEOUT)")
         raise error("\n".join(lines))
+
+
+def _end_early(proc: subprocess.Popen, finished: threading.Event, timeout: float | None,
+               cancel: threading.Event | None) -> None:
+    """Kill `proc` when `timeout` passes or `cancel` is set, unless it finished first."""
+    deadline = time.monotonic() + timeout if timeout else None
+    while not finished.wait(0.1):
+        if (cancel is not None and cancel.is_set()) or (deadline is not None and time.monotonic() > deadline):
+            engine.kill_group(proc)
+            return

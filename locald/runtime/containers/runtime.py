@@ -22,13 +22,16 @@ from typing import Callable, Mapping
 from ...compose.fileformat import dump_yaml
 from ...compose.translate import has_healthcheck, to_compose
 from ...config.model import Service
+from ..helpers import spawn_helper
 from ..output import LogSink
 from ..private import private_dir, write_private
 from ..service_runtime import HEALTHY, STARTED, Cancelled, condition_words, effective_condition
 from . import engine, errors
+from . import sync as container_sync
 from .compose_cli import compose_argv, compose_client
 from .errors import ContainerError
-from .images import Images
+from .images import Images, build_images
+from .images import inspect as inspect_images
 from .readiness import RestartPolicy, judge
 from .watch import ContainerWatch
 
@@ -52,7 +55,7 @@ class ContainerRuntime:
         self.document = to_compose(plan, engine_api=images.api)
         self._client = None
         self._written = False
-        self._followers: list[subprocess.Popen] = []
+        self._followers: list[tuple[subprocess.Popen, frozenset[str]]] = []  # and the services each follows
         self.owner = engine.Owner.of(plan.project)
         self._watch = ContainerWatch(self.owner)
         atexit.register(self._watch.close)
@@ -84,11 +87,13 @@ class ContainerRuntime:
     def prepare(self, names: list[str], say: Callable[[str], None]) -> None:
         self.write_compose()
 
-    def start(self, names: list[str]) -> None:
+    def start(self, names: list[str], cancel: threading.Event | None = None) -> None:
         """Create and start these services in one `compose up -d --no-deps` (the caller orders batches),
         then stream their logs into their sinks."""
         if not names:
             return
+        if cancel is not None and cancel.is_set():
+            raise Cancelled("cancelled before starting " + ", ".join(names))
         if not self._written:
             self.write_compose()
         from python_on_whales.exceptions import DockerException
@@ -125,6 +130,8 @@ class ContainerRuntime:
         finally:
             if names is None:
                 self.close()
+            else:  # their followers end with their containers; unwaited, each restart would leave a zombie
+                self._stop_following(names)
 
     def kill(self) -> None:
         engine.remove_project(self.owner)
@@ -134,13 +141,42 @@ class ContainerRuntime:
         self.stop([name])
         self.start([name])
 
+    def replan(self, plan, renewed: list[str], images: Images | None = None) -> None:
+        """A new compose document for the new plan, written at once: the services in `renewed` were
+        stopped with the old one, and compose recreates what it starts from the new one."""
+        self.plan = plan
+        if images is not None:
+            self.images = images
+        self.document = to_compose(plan, engine_api=self.images.api)
+        self.write_compose()
+
+    # --- watch: verbs beyond the ServiceRuntime protocol (reached through Coordinator.apply) -----------
+
+    def sync(self, name: str, changes) -> None:
+        """Copy changed files into the running container (each change's `path` to its `target`) and delete
+        there what is gone here (sync.py)."""
+        container_sync.sync(self.owner, name, changes)
+
+    def rebuild(self, name: str) -> None:
+        """Build the service's image again, then recreate its container from it."""
+        project = self.plan.project
+        build_images(project, [name], lambda line: None)  # a failure quotes the build's last lines
+        # Its HEALTHCHECK may have changed: readiness follows the new image.
+        self.images = Images(self.images.api, {**self.images.infos, **inspect_images(project, [name])})
+        self.restart(name)
+
     def close(self) -> None:
         """Stop watching the engine and following logs (kills our `docker events`/`logs` children)."""
         self._watch.close()
-        for proc in self._followers:
+        self._stop_following(None)
+
+    def _stop_following(self, names: list[str] | None) -> None:
+        """Kill the log followers of these services only (None: all of them)."""
+        done = [(p, n) for p, n in self._followers if names is None or n <= set(names)]
+        for proc, _ in done:
             engine.kill_group(proc)
             proc.wait()
-        self._followers.clear()
+        self._followers = [f for f in self._followers if f not in done]
 
     def _remove_by_label(self, names: list[str]) -> None:
         ids = [r.id for r in engine.containers(self.owner) if r.service in names]
@@ -153,11 +189,10 @@ class ContainerRuntime:
         if not sinks:
             return
         argv = self.logs_argv(list(sinks), follow=True)
-        proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                cwd=self.plan.project.root, start_new_session=True)
-        self._followers.append(proc)
-        threading.Thread(target=pump_compose_logs, args=(proc.stdout, sinks), daemon=True,
-                         name="compose-logs").start()
+        proc = spawn_helper(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                            cwd=self.plan.project.root, start_new_session=True)
+        self._followers.append((proc, frozenset(sinks)))
+        threading.Thread(target=_pump_then_reap, args=(proc, sinks), daemon=True, name="compose-logs").start()
 
     # --- readiness -------------------------------------------------------------------------------
 
@@ -236,6 +271,14 @@ class ContainerRuntime:
 
     # --- status and logs -------------------------------------------------------------------------
 
+    def final_exit(self, name: str) -> tuple[int, float] | None:
+        """Exited or dead: the engine has already decided against a restart (it says "restarting"
+        while it will restart one). From the last snapshot, kept fresh by engine events."""
+        for row in self._watch.latest():
+            if row.service == name and row.state in ("exited", "dead"):
+                return (row.exit_code if row.exit_code is not None else 1), time.time()
+        return None
+
     def status(self) -> dict[str, dict]:
         """Per service: state, health (None without a health check), exit_code, ports, container."""
         return container_status(self.owner)
@@ -268,6 +311,12 @@ def pump_compose_logs(stream, sinks: Mapping[str, LogSink]) -> None:
         sink = sinks.get(log_line_service(head.decode(errors="replace")))
         if sink:
             sink.feed(rest[1:] if rest.startswith(b" ") else rest)
+
+
+def _pump_then_reap(proc: subprocess.Popen, sinks: Mapping[str, LogSink]) -> None:
+    """A follower ends when its containers are removed (a restart, a stop): reap it then, not at close."""
+    pump_compose_logs(proc.stdout, sinks)
+    proc.wait()
 
 
 def log_line_service(head: str) -> str:

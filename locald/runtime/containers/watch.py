@@ -1,8 +1,8 @@
 """The live state of a compose project's containers, for readiness waits.
 
-One `docker events` child (our own Popen, in its own session so it can be killed with its group)
-only says "something changed"; the truth is always a fresh `docker ps` snapshot, shared by every
-waiter. Events make a wait react within tens of milliseconds without polling; a slow poll while
+One `docker events` child (our own Popen, in its own session so it can be killed with its group,
+and dying with the supervisor: see helpers.py) only says "something changed"; the truth is always a
+fresh `docker ps` snapshot, shared by every waiter. Events make a wait react within tens of milliseconds without polling; a slow poll while
 someone waits covers the moment before the event stream is connected.
 """
 
@@ -14,9 +14,12 @@ import subprocess
 import threading
 import time
 
+from ..helpers import spawn_helper
 from . import engine
 
 POLL_WHILE_WAITING = 1.0  # seconds between snapshots when no event arrives
+EVENT_SETTLE = 0.25  # seconds between snapshots while the engine's list catches up with an event
+SETTLE_FOR = 5.0  # seconds after an event during which it may still catch up
 EVENTS = ("create", "start", "die", "destroy", "health_status", "restart", "oom", "kill")
 
 
@@ -42,8 +45,8 @@ class ContainerWatch:
             self._closed = False
             argv = [engine.docker(), "events", "--filter", "type=container", *self.owner.filters(),
                     *[a for e in EVENTS for a in ("--filter", f"event={e}")], "--format", "{{.Action}}"]
-            self._proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-                                          stdin=subprocess.DEVNULL, start_new_session=True)
+            self._proc = spawn_helper(argv, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                                      stdin=subprocess.DEVNULL, start_new_session=True)
             threading.Thread(target=self._read, args=(self._proc,), daemon=True, name="docker-events").start()
             self._generation += 1
             threading.Thread(target=self._refresh_loop, args=(self._generation,), daemon=True,
@@ -68,11 +71,18 @@ class ContainerWatch:
             self._dirty.set()
 
     def _refresh_loop(self, generation: int) -> None:
+        # The engine logs an event before `docker ps` shows it (`die` comes before the container's
+        # network is torn down and its new state is published): after an event, look again every
+        # EVENT_SETTLE seconds for SETTLE_FOR seconds.
+        settle_until = 0.0
         while not self._closed and generation == self._generation:
-            dirty = self._dirty.wait(POLL_WHILE_WAITING)
+            settling = time.monotonic() < settle_until
+            dirty = self._dirty.wait(EVENT_SETTLE if settling else POLL_WHILE_WAITING)
             if self._closed or generation != self._generation:
                 return
-            if dirty or self._waiters:
+            if dirty:
+                settle_until = time.monotonic() + SETTLE_FOR
+            if dirty or self._waiters or settling:
                 self._dirty.clear()
                 self.refresh()
 
@@ -85,6 +95,11 @@ class ContainerWatch:
         with self._cond:
             self._rows, self._taken, self._error = rows, taken, error
             self._cond.notify_all()
+
+    def latest(self) -> list[engine.ContainerRow]:
+        """The last snapshot, without asking the engine (events keep it fresh after a change)."""
+        with self._cond:
+            return list(self._rows)
 
     def rows_after(self, since: float, timeout: float) -> tuple[list[engine.ContainerRow], float] | None:
         """A snapshot taken at or after `since` (monotonic), waiting up to `timeout`; None on timeout."""

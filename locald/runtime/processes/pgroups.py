@@ -1,17 +1,17 @@
-"""Process groups on Linux: signal one, tell whether it still has a live member, stop it with a grace
-period, and identify a process by (pid, start time) so a reused pid is never mistaken for ours.
+"""Process groups on Linux: signal one, tell whether it still has a live member, see the process table
+and tree, and identify a process by (pid, start time) so a reused pid is never mistaken for ours.
+(Stopping with a grace period is stopper.py's.)
 
-Liveness reads /proc rather than `killpg(pgid, 0)`: that call also succeeds for zombies, and a
-leader that exited but was not reaped yet must not keep a group "alive".
+Liveness: `killpg(pgid, 0)` is one syscall, but it also succeeds while a member is a zombie (a leader
+not reaped yet, or an orphan that a slow init has not reaped: seconds, on some machines); only then is
+/proc read. `process_table` is the one full scan, for callers that look at many groups at once.
 """
 
 from __future__ import annotations
 
 import os
-import signal
-import time
+from dataclasses import dataclass
 from typing import Iterable, Mapping
-
 
 _TICKS = os.sysconf("SC_CLK_TCK")
 
@@ -62,6 +62,60 @@ def group_alive(pgid: int) -> bool:
     return bool(group_members(pgid))
 
 
+@dataclass(frozen=True)
+class ProcInfo:
+    pid: int
+    ppid: int
+    pgid: int
+    start: float  # seconds after boot
+    zombie: bool
+
+
+def process_table() -> dict[int, ProcInfo]:
+    """Every process now, from one pass over /proc (stat files only)."""
+    table = {}
+    for entry in os.scandir("/proc"):
+        if entry.name.isdigit():
+            fields = _stat_fields(int(entry.name))
+            if fields and len(fields) > 19:
+                pid = int(entry.name)
+                table[pid] = ProcInfo(pid, int(fields[1]), int(fields[2]), int(fields[19]) / _TICKS,
+                                      fields[0] == b"Z")
+    return table
+
+
+def children_of(table: Mapping[int, ProcInfo]) -> dict[int, list[int]]:
+    """pid -> its children's pids, from one process table."""
+    children: dict[int, list[int]] = {}
+    for info in table.values():
+        children.setdefault(info.ppid, []).append(info.pid)
+    return children
+
+
+def descendants(children: Mapping[int, list[int]], roots: Iterable[int]) -> set[int]:
+    """Pids below `roots` in the process tree (`children`: from children_of), roots excluded. Finds a
+    daemon that left its group and dropped its environment while its parent is still alive."""
+    found: set[int] = set()
+    todo = list(roots)
+    seen = set(todo)
+    while todo:
+        for child in children.get(todo.pop(), ()):
+            if child not in seen:
+                seen.add(child)
+                found.add(child)
+                todo.append(child)
+    return found
+
+
+def environ_of(pid: int) -> set[bytes]:
+    """The initial environment of `pid` as KEY=VALUE byte strings (empty when unreadable)."""
+    try:
+        with open(f"/proc/{pid}/environ", "rb") as fh:
+            return set(fh.read().split(b"\0"))
+    except OSError:
+        return set()
+
+
 def signal_group(pgid: int, sig: int) -> bool:
     """Send `sig` to the whole group; False when the group no longer exists."""
     try:
@@ -76,58 +130,5 @@ def processes_with_env(pairs: Mapping[str, str]) -> list[int]:
     their process group (setsid, double fork): they still carry the environment locald gave them."""
     wanted = {f"{k}={v}".encode() for k, v in pairs.items()}
     me = os.getpid()
-    found = []
-    for entry in os.scandir("/proc"):
-        if not entry.name.isdigit() or int(entry.name) == me:
-            continue
-        try:
-            with open(f"/proc/{entry.name}/environ", "rb") as fh:
-                env = set(fh.read().split(b"\0"))
-        except OSError:
-            continue
-        if wanted <= env:
-            found.append(int(entry.name))
-    return found
-
-
-def _signal_pids(pids: Iterable[tuple[int, float | None]], sig: int) -> None:
-    for pid, start in pids:
-        if is_same_process(pid, start):
-            try:
-                os.kill(pid, sig)
-            except ProcessLookupError:
-                pass
-
-
-def _wait_gone(left, limit: float) -> None:
-    end = time.monotonic() + limit
-    while left() and time.monotonic() < end:
-        time.sleep(0.01)
-
-
-def stop_group(pgid: int | None, sig: int, grace: float,
-               strays: Iterable[int] = (), poll: float = 0.02) -> bool:
-    """Send `sig` to the group (and to `strays`: pids outside it, such as escaped grandchildren), wait
-    until none is left or `grace` seconds have passed since the signal, then SIGKILL what remains.
-    Returns True when SIGKILL was needed. Polls only while stopping (no fd tells a group is empty)."""
-    strays = [(p, process_start_time(p)) for p in strays]
-    start = time.monotonic()
-    deadline = start + grace
-    if pgid is not None:
-        signal_group(pgid, sig)
-    _signal_pids(strays, sig)
-
-    def left() -> bool:
-        return (pgid is not None and group_alive(pgid)) or any(is_same_process(p, s) for p, s in strays)
-
-    while left():
-        now = time.monotonic()
-        if now >= deadline:
-            if pgid is not None:
-                signal_group(pgid, signal.SIGKILL)
-            _signal_pids(strays, signal.SIGKILL)
-            _wait_gone(left, 1.0)  # SIGKILL is not instant: let the kernel tear them down
-            return True
-        # Short sleeps first (most processes exit at once), then back off to spare the CPU.
-        time.sleep(min(deadline - now, max(poll, min(0.1, (now - start) / 4))))
-    return False
+    return [int(e.name) for e in os.scandir("/proc")
+            if e.name.isdigit() and int(e.name) != me and wanted <= environ_of(int(e.name))]

@@ -2,9 +2,10 @@
 
 Each process runs in its own session (so its own process group), spawned by honcho's Popen. We own the
 loop instead of honcho's Manager: one thread per service blocks in poll() on the output pipe and on a
-pidfd (readable when the child exits), so an idle supervisor uses no CPU and a grandchild that keeps the
-pipe open cannot hide the exit. Stopping signals the whole group and every escaped descendant (found by
-the per-runner token in their environment), and SIGKILLs after the grace period, counted from the signal.
+pidfd (readable when the child exits) and reaps its child at once, so an idle supervisor uses no CPU, no
+child stays a zombie, and a grandchild that keeps the pipe open cannot hide the exit. Stopping (see
+stopper.py, which stops many runners in one pass) signals the whole group and every escaped descendant,
+and SIGKILLs after the grace period, counted from the signal.
 """
 
 from __future__ import annotations
@@ -23,14 +24,16 @@ from honcho.process import Popen
 
 from ...config.signals import signal_number
 from ...errors import LocaldError
+from ..cleanup import PROCESS_MARKER
 from ..output import LogSink
 from ..service_runtime import COMPLETED, HEALTHY, STARTED, Cancelled, effective_condition
 from . import pgroups
 from .launch import command_of, process_env, service_cwd
 from .probes import STARTING_INTERVAL, Probe, make_probe
 from .restart import BACKOFF_BASE, BACKOFF_MAX, STABLE_AFTER, after_exit, describe_exit
+from .stopper import stop_runners
 
-TOKEN_VAR = "LOCALD_PROCESS"  # unique per runner: finds this runner's escaped descendants, nobody else's
+TOKEN_VAR = PROCESS_MARKER  # unique per runner: finds this runner's escaped descendants, nobody else's
 _F_SETPIPE_SZ = 1031
 _PIPE_SIZE = 1 << 20  # fewer wake-ups when a service floods its output
 _READ_SIZE = 1 << 18
@@ -52,6 +55,7 @@ class ProcessRunner:
     backoff_max = BACKOFF_MAX
     stable_after = STABLE_AFTER
     drain_limit = 0.3  # after the group is gone, how long to wait for an escaped process to release the pipe
+    token_var = TOKEN_VAR
 
     def __init__(self, service, plan, sink: LogSink, on_spawn: Callable | None = None,
                  on_exit: Callable | None = None, base_env: Mapping[str, str] = os.environ):
@@ -69,6 +73,7 @@ class ProcessRunner:
         self._thread: threading.Thread | None = None
         self._stop_event = threading.Event()
         self._reset()
+        self._env: dict[str, str] | None = None
         self._probe: Probe | None = None
         self._probe_ready = False
 
@@ -86,6 +91,8 @@ class ProcessRunner:
         self._done = False  # no run will follow: the thread is finished
         self._stopping = False
         self._started_at: float | None = None
+        self._first_start: float | None = None  # boot-time seconds of the first run: older processes are not ours
+        self._ended_at: float | None = None  # wall clock of the end of the last run, once no run follows
         self._message = ""
         self._generation = 0
 
@@ -94,7 +101,7 @@ class ProcessRunner:
     @property
     def probe(self) -> Probe | None:
         if not self._probe_ready:
-            env = process_env(self.service, self.plan, self.base_env)
+            env = self._env if self._env is not None else self._launch_env()
             self._probe = make_probe(self.service, self.port, env, service_cwd(self.service, self.plan))
             self._probe_ready = True
         return self._probe
@@ -112,8 +119,7 @@ class ProcessRunner:
                 return
             self._reset()
             self._stop_event.clear()
-        self._env = process_env(self.service, self.plan, self.base_env)
-        self._env[TOKEN_VAR] = self.token
+        self._env = self._launch_env()
         self._cwd = service_cwd(self.service, self.plan)
         self._command, self._shell = command_of(self.service, self.plan)
         _ = self.probe
@@ -128,23 +134,40 @@ class ProcessRunner:
                                         daemon=True)
         self._thread.start()
 
+    def _launch_env(self) -> dict[str, str]:
+        env = process_env(self.service, self.plan, self.base_env)
+        env[TOKEN_VAR] = self.token
+        return env
+
     def stop(self, grace: float | None = None) -> None:
         """Send stop_signal to the group (and to escaped descendants), SIGKILL after the grace period
         counted from that signal; no restart afterwards. Idempotent; returns once everything is gone."""
-        grace = self.service.stop_grace_period if grace is None else grace
+        stop_runners([self], grace)
+
+    def begin_stop(self) -> int | None:
+        """No run may start from now on (until start()); the group to signal, None when nothing runs."""
         with self._cond:
-            first = not self._stopping
             self._stopping = True
             self._stop_event.set()
             pgid = self._pgid if self._child is not None and self._child.returncode is None else None
             if pgid is not None:
                 self._state = "stopping"
             self._cond.notify_all()
-        if first:
-            strays = pgroups.processes_with_env({TOKEN_VAR: self.token})
-            if pgid is not None or strays:
-                if pgroups.stop_group(pgid, self.stop_signal, grace, strays):
-                    self.sink.note(f"did not stop within {grace:g}s of {self.service.stop_signal}: killed")
+            return pgid
+
+    def supervising_done(self) -> bool:
+        """The supervising thread has ended (its child reaped), or never began."""
+        thread = self._thread
+        return thread is None or not thread.is_alive() or thread is threading.current_thread()
+
+    def reap(self) -> None:
+        """Collect the exit status of a child that has ended, now (Popen keeps it for the supervising
+        thread's wait): no zombie while a thousand supervising threads queue for the GIL."""
+        child = self._child
+        if child is not None:
+            child.poll()
+
+    def finish_stop(self) -> None:
         thread = self._thread
         if thread is not None and thread is not threading.current_thread():
             thread.join()
@@ -153,6 +176,18 @@ class ProcessRunner:
                 self._state = "stopped"
             self._done = True
             self._cond.notify_all()
+
+    def spawned_since(self) -> float | None:
+        """Boot-time seconds at which the first run of this runner started (None: never ran)."""
+        return self._first_start
+
+    def final_exit(self) -> tuple[int, float] | None:
+        """(exit code, wall-clock time) once the service has ended on its own and no run will follow;
+        None while it runs, may be restarted, or was stopped by locald."""
+        with self._cond:
+            if not self._done or self._stopping or not self._spawned or self._ended_at is None:
+                return None
+            return self._exit_code if self._exit_code is not None else 127, self._ended_at
 
     def wait(self, condition: str, timeout: float, cancel: threading.Event | None = None) -> None:
         """Block until `condition` holds: "started", "healthy", "completed_successfully", or "auto"
@@ -270,8 +305,11 @@ class ProcessRunner:
             fcntl.fcntl(child.stdout.fileno(), _F_SETPIPE_SZ, _PIPE_SIZE)
         except OSError:
             pass
+        started = pgroups.process_start_time(child.pid)
+        if self._first_start is None:
+            self._first_start = started
         if self.on_spawn is not None:
-            self.on_spawn(self.name, child.pid, child.pid, pgroups.process_start_time(child.pid))
+            self.on_spawn(self.name, child.pid, child.pid, started)
         return child
 
     def _supervise(self, child: subprocess.Popen | None) -> None:
@@ -291,10 +329,13 @@ class ProcessRunner:
                     self.sink.note(self._spawn_error(exc))
                     with self._cond:
                         self._state, self._done, self._message = "failed", True, self._spawn_error(exc)
+                        self._exit_code = 127  # as a shell reports a command it could not run
         finally:
             with self._cond:
                 if self._stopping:
                     self._state = "stopped"
+                else:
+                    self._ended_at = time.time()
                 self._done = True
                 self._cond.notify_all()
 
@@ -333,7 +374,7 @@ class ProcessRunner:
         poller.register(pidfd, select.POLLIN)
         code: int | None = None
         kill_at: float | None = None  # leftovers of a process that exited on its own get the grace period too
-        group_gone_at: float | None = None
+        exited_at = 0.0
         try:
             while True:
                 timeout = None if code is None else 100  # ms; only while winding down
@@ -348,12 +389,13 @@ class ProcessRunner:
                     elif fd == pidfd:
                         poller.unregister(pidfd)
                         code = child.wait()
+                        exited_at = time.monotonic()
                         ended.set()
                         with self._cond:
                             self._cond.notify_all()
-                        if not self._stopping and pgroups.group_alive(child.pid):
-                            pgroups.signal_group(child.pid, self.stop_signal)
-                            kill_at = time.monotonic() + self.service.stop_grace_period
+                        # Members left in the group get the stop signal (killpg fails at once when none is).
+                        if not self._stopping and pgroups.signal_group(child.pid, self.stop_signal):
+                            kill_at = exited_at + self.service.stop_grace_period
                 if code is None:
                     continue
                 if out == -1:
@@ -362,10 +404,9 @@ class ProcessRunner:
                 if kill_at is not None and now >= kill_at:
                     pgroups.signal_group(child.pid, signal.SIGKILL)
                     kill_at = None
-                # The group is gone but the pipe is still open: an escaped descendant holds it. Do not wait.
-                if group_gone_at is None and not pgroups.group_alive(child.pid):
-                    group_gone_at = now
-                if group_gone_at is not None and now - group_gone_at >= self.drain_limit:
+                # The pipe is still open a while after the exit: if the group is gone, an escaped
+                # descendant holds it. Do not wait for it. (Asked only then: it may read /proc.)
+                if now - exited_at >= self.drain_limit and not pgroups.group_alive(child.pid):
                     break
         finally:
             ended.set()
