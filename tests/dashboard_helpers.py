@@ -1,19 +1,17 @@
 """Helpers for the dashboard tests: a dashboard server of its own (`locald dashboard --port 0`) in the
 private directories of proxy_helpers.ProxyEnv, requests that name their Host and Origin, the event
-stream read as a page would, a second OS user, and headless Chromium driven by Selenium."""
+stream read as a page would, and headless Chromium driven by Selenium."""
 
 from __future__ import annotations
 
 import http.client
 import json
 import os
-import pwd
 import subprocess
 import sys
 import tempfile
 import textwrap
 import time
-import uuid
 from pathlib import Path
 
 import pytest
@@ -183,45 +181,6 @@ class Events:
 
     def close(self) -> None:
         self.conn.close()
-
-
-# --- a second OS user ----------------------------------------------------------------------------------
-
-@pytest.fixture
-def other_user():
-    """A fresh OS user (no home, no shell), removed after the test."""
-    name = f"ldt{uuid.uuid4().hex[:8]}"
-    subprocess.run(["useradd", "--no-create-home", "--shell", "/usr/sbin/nologin", name], check=True,
-                   capture_output=True)
-    try:
-        yield pwd.getpwnam(name)
-    finally:
-        subprocess.run(["userdel", name], capture_output=True)
-
-
-def as_user(user: pwd.struct_passwd, task) -> dict:
-    """Run `task()` (→ a JSON-able dict) in a forked child that became `user`. A fork, not an exec: that
-    user cannot run the Python under /root, and the child needs nothing but sockets and files."""
-    read_end, write_end = os.pipe()
-    pid = os.fork()
-    if pid == 0:  # the child: never return into pytest
-        try:
-            os.close(read_end)
-            os.setgroups([])
-            os.setgid(user.pw_gid)
-            os.setuid(user.pw_uid)
-            result = task()
-        except BaseException as exc:  # noqa: BLE001  (reported to the parent)
-            result = {"child error": repr(exc)}
-        os.write(write_end, json.dumps(result).encode())
-        os._exit(0)
-    os.close(write_end)
-    with os.fdopen(read_end, "rb") as fh:
-        data = fh.read()
-    os.waitpid(pid, 0)
-    result = json.loads(data)
-    assert "child error" not in result, result
-    return result
 
 
 # --- a browser -------------------------------------------------------------------------------------------

@@ -8,8 +8,9 @@ import http.client
 import os
 import stat
 
-from dashboard_helpers import act, as_user, call, dashboard_server, other_user, read_token  # noqa: F401
+from dashboard_helpers import act, call, dashboard_server, read_token  # noqa: F401  (fixture)
 from proxy_helpers import proxy_env  # noqa: F401  (fixture)
+from test_security import as_user, stranger  # noqa: F401  (fixture)
 
 from locald.dashboard.access import token_path
 
@@ -74,7 +75,7 @@ def test_cross_origin_reads_and_writes_are_refused(dashboard_server):  # noqa: F
     assert "refused POST /api/action: cross-origin request (Origin http://evil.example)" in log
 
 
-def test_another_os_user_gets_nothing_even_with_the_token(dashboard_server, other_user):  # noqa: F811
+def test_another_os_user_gets_nothing_even_with_the_token(dashboard_server, stranger):  # noqa: F811
     port, origin, token, token_file = dashboard_server.port, dashboard_server.origin, read_token(), str(token_path())
 
     def as_other() -> dict:
@@ -90,10 +91,11 @@ def test_another_os_user_gets_nothing_even_with_the_token(dashboard_server, othe
             seen["token"] = "denied"
         return seen
 
-    seen = as_user(other_user, as_other)
-    assert seen["uid"] == other_user.pw_uid != os.geteuid()
+    uid, gid = stranger
+    seen = as_user(uid, gid, as_other)
+    assert seen["uid"] == uid != os.geteuid()
     status, text = seen["page"]
-    assert status == 403 and f"belongs to uid {os.geteuid()}" in text and f"uid {other_user.pw_uid}" in text
+    assert status == 403 and f"belongs to uid {os.geteuid()}" in text and f"uid {uid}" in text
     assert token not in text
     assert (seen["events"], seen["act"], seen["token"]) == (403, 403, "denied")
     # and this user, meanwhile, still gets in
