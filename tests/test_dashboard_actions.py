@@ -167,3 +167,16 @@ def test_with_no_page_open_the_dashboard_runs_no_thread_and_no_child(stack, dash
                what="the watch to stop with the last page")
     stack.locald("down", check=True)
     assert os.path.exists(stack.state_dir)
+
+
+def test_an_edit_of_locald_toml_shows_once_the_run_has_converged(stack, dashboard_server):  # noqa: F811
+    events = Events(dashboard_server.port)
+    try:
+        events.until(lambda e: set(e.rows(stack.name)) == {"api", "web", "jobs"})
+        text = stack.file.read_text()
+        stack.file.write_text(text[:text.index("[services.jobs]")])  # jobs goes
+        events.until(lambda e: set(e.rows(stack.name)) == {"api", "web"}, what="jobs gone from the page")
+        assert [(e["from"], e["to"]) for e in events.project(stack.name)["graph"]["edges"]] == [("api", "web")]
+    finally:
+        events.close()
+    stack.locald("down", check=True)

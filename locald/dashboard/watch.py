@@ -43,7 +43,8 @@ class ProjectWatch:
         self.graph: dict = layout({})
         self.live: dict[str, dict] = {}
         self.facts: dict[str, dict] = {}
-        self.files: list[FileTail] = []
+        self._applied = None  # state.json's config_applied when the description was taken
+        self.files: dict[str, FileTail] = {}  # process service → its log file
         self.events: ChildStream | None = None  # the engine's events about this project's containers
         self.logs: dict[str, tuple[str, ChildStream]] = {}  # container service → (container id, its logs)
         self.engine_changed = threading.Event()
@@ -53,15 +54,17 @@ class ProjectWatch:
 
     def refresh(self) -> None:
         self._read_state()
-        if self.description is None and not self._describe():
-            return  # its supervisor is still planning: state.json is all there is
+        if self.description is None or self.state.get("config_applied") != self._applied:
+            # Its first look, or the run converged to an edited locald.toml: services may have come or gone.
+            if not self._describe() and self.description is None:
+                return  # its supervisor is still planning: state.json is all there is
         processes = [n for n, d in self.description.items() if not d.get("container")]
         if processes:
             self._status(processes)
         if self.engine_changed.is_set():
             self.engine_changed.clear()
             self._containers([n for n, d in self.description.items() if d.get("container")])
-        for tail in self.files:
+        for tail in self.files.values():
             tail.poll()
 
     def view(self) -> dict:
@@ -103,15 +106,21 @@ class ProjectWatch:
         reply = self._ask({"action": "describe"})
         if reply is None:
             return False
-        self.description = reply.get("services", {})
-        self.graph = layout(self.description)
+        self.description = described = reply.get("services", {})
+        self._applied = self.state.get("config_applied")
+        self.graph = layout(described)
         logs = log_dir(self.entry.state_dir)
-        for name, info in self.description.items():
-            if not info.get("container"):
-                self.files.append(FileTail(logs / f"{name}.log", partial(self.logbook.add, self.entry.key, name),
-                                           self.logbook.per_service))
-        if any(d.get("container") for d in self.description.values()):
+        processes = {n for n, d in described.items() if not d.get("container")}
+        for name in processes - set(self.files):
+            self.files[name] = FileTail(logs / f"{name}.log", partial(self.logbook.add, self.entry.key, name),
+                                        self.logbook.per_service)
+        for name in set(self.files) - processes:
+            del self.files[name]
+        for name in [n for n in self.logs if n not in described or not described[n].get("container")]:
+            self.logs.pop(name)[1].close()
+        if len(processes) < len(described) and self.events is None:
             self._follow_engine()
+        self.engine_changed.set()  # containers may have come: look at them
         return True
 
     def _status(self, names: list[str]) -> dict | None:
@@ -124,7 +133,7 @@ class ProjectWatch:
         return None
 
     def _containers(self, names: list[str]) -> None:
-        services = self._status(names)
+        services = self._status(names) if names else None
         if services is None:
             return
         self.facts = inspect({n: s["container"] for n, s in services.items() if s.get("container")})
@@ -138,7 +147,6 @@ class ProjectWatch:
         owner = engine.Owner(self.state.get("compose_project", ""), self.state.get("file", ""))
         events = [engine.docker(), "events", "--filter", "type=container", *owner.filters(), "--format", "{{.Action}}"]
         self.events = ChildStream(events, lambda line: self.engine_changed.set())
-        self.engine_changed.set()
 
     def _follow_container(self, name: str, container: str | None) -> None:
         """`docker logs --follow` of the service's current container; a new container (a restart
