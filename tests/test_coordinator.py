@@ -72,6 +72,12 @@ class FakeRuntime:
         self.stop([name])
         self.start([name])
 
+    def replan(self, plan, renewed, images=None) -> None:
+        self._event("replan", tuple(renewed))
+        with self.cond:
+            for name in renewed:
+                self.state.pop(name, None)
+
     def has_readiness(self, name) -> bool:
         plan = self.script.get(name, {})
         return "ready_after" in plan or plan.get("never", False)
@@ -115,16 +121,21 @@ class FakeRuntime:
             return {n: {"state": s} for n, s in self.state.items()}
 
 
-def run_stack(services: dict[str, dict], script: dict[str, dict], names: list[str] | None = None):
-    """A coordinator over two fake runtimes: "processes" (exec, worker) and "containers" (container)."""
+def plan_of(services: dict[str, dict]):
     project = Project("t", Path("/nonexistent/locald.toml"),
                       {n: build_service(n, raw) for n, raw in services.items()})
-    plan = make_plan(project, check_free=False)
+    return make_plan(project, check_free=False)
+
+
+def run_stack(services: dict[str, dict], script: dict[str, dict], names: list[str] | None = None):
+    """A coordinator over two fake runtimes: "processes" (exec, worker) and "containers" (container)."""
+    plan = plan_of(services)
     events: list = []
     processes = FakeRuntime(("exec", "worker", "site"), script, events)
     containers = FakeRuntime(("container", "postgres"), script, events)
     said: list[str] = []
     coordinator = Coordinator(plan, names or plan.order, [processes, containers], say=said.append)
+    coordinator.fakes = [processes, containers]
     return coordinator, events, said
 
 
@@ -278,3 +289,61 @@ def test_outcome_is_known_only_once_every_service_has_ended():
         assert time.monotonic() < deadline
         time.sleep(0.01)
     assert c.outcome() == 4, "the first service that ended with non-zero decides the exit status"
+
+
+# --- convergence --------------------------------------------------------------------------------------
+
+def converge(c, services: dict[str, dict], **kw):
+    """Converge a running fake stack to `services`, as the supervisor does: definitions diffed."""
+    from locald.compose.translate import to_compose
+    from locald.runtime.changes import definitions, diff
+
+    plan = plan_of(services)
+    changes = diff(definitions(c.plan, c.names, to_compose(c.plan, engine_api=(1, 41))),
+                   definitions(plan, plan.order, to_compose(plan, engine_api=(1, 41))))
+    return changes, c.converge(plan, plan.order, changes, c.fakes, **kw)
+
+
+def test_converge_stops_removed_and_changed_first_then_starts_changed_and_added_in_order():
+    base = {"db": IMAGE, "api": {**WORKER, "depends_on": ["db"]}, "web": {**WORKER, "depends_on": ["api"]},
+            "old": {**WORKER, "depends_on": ["api"]}}
+    c, events, _ = run_stack(base, {})
+    c.up()
+    events.clear()
+    edited = {"db": IMAGE, "api": {**WORKER, "command": "y", "depends_on": ["db"]},
+              "web": {**WORKER, "depends_on": ["api"]}, "new": {**WORKER, "depends_on": ["api"]}}
+    changes, fresh = converge(c, edited)
+    assert (changes.added, changes.removed, list(changes.changed)) == (["new"], ["old"], ["api"])
+    assert changes.summary() == "applied: +new, ~api (command), -old"
+    stops = [e[2] for e in events if e[1] == "stop"]
+    assert stops == [("old",), ("api",)], "the removed dependent first, then the changed service"
+    assert starts(events) == [("api",), ("new",)], "web and db untouched; new waits for api"
+    assert fresh == ["api", "new"] and c.names == ["db", "api", "web", "new"]
+
+
+def test_converge_with_restart_dependents_restarts_what_depends_on_a_change():
+    base = {"db": IMAGE, "api": {**WORKER, "depends_on": ["db"]}, "cron": WORKER}
+    c, events, _ = run_stack(base, {})
+    c.up()
+    events.clear()
+    _, fresh = converge(c, {**base, "db": {"image": "redis:8"}}, restart_dependents=True)
+    assert fresh == ["db", "api"] and [e[2] for e in events if e[1] == "stop"] == [("api",), ("db",)]
+
+
+def test_a_dependency_whose_port_changes_restarts_the_services_that_read_it():
+    base = {"api": {"command": "x", "port": 4001},
+            "web": {**WORKER, "env": {"API": "${services.api.url}"}}, "other": WORKER}
+    c, events, _ = run_stack(base, {})
+    c.up()
+    changes, fresh = converge(c, {**base, "api": {"command": "x", "port": 4002}})
+    assert changes.changed == {"api": ["port"], "web": ["env API"]} and fresh == ["api", "web"]
+
+
+def test_a_failed_convergence_leaves_the_rest_running():
+    base = {"db": IMAGE, "api": WORKER}
+    c, events, _ = run_stack(base, {})
+    c.up()
+    c.fakes[0].script["api"] = {"never": True, "exit": 1, "after": 0.01}
+    with pytest.raises(StartFailed):
+        converge(c, {**base, "api": {**WORKER, "command": "broken"}})
+    assert not c.cancel.is_set() and c.fakes[1].state["db"] == "running", "db kept running"

@@ -17,7 +17,7 @@ import pytest
 import yaml
 
 from locald.compose.export import export_compose
-from locald.compose.translate import LABEL_SERVICE, to_compose
+from locald.compose.translate import LABEL_CONFIG_HASH, LABEL_SERVICE, config_hash, to_compose
 from locald.config import load_project
 from locald.errors import LocaldError
 from locald.plan import Plan, make_plan
@@ -64,6 +64,9 @@ def adopted_plan() -> Plan:
 
 
 def render(doc: dict) -> str:
+    for service in doc["services"].values():  # the hash covers absolute paths: it differs per checkout
+        if LABEL_CONFIG_HASH in service.get("labels", {}):
+            service["labels"][LABEL_CONFIG_HASH] = "<HASH>"
     text = yaml.safe_dump(doc, sort_keys=False, default_flow_style=False, width=1000)
     return text.replace(str(GOLDEN), ROOT)
 
@@ -279,3 +282,20 @@ volumes = ['C:\data:/data', '\\server\share:/share:ro', "./local:/local", "named
         assert api["volumes"][2] == (f"{tmp_path}/local:/local" if not export else "./local:/local")
     doc = to_compose(make_plan(load_project(tmp_path / "locald.toml"), check_free=False), engine_api=(1, 41))
     assert doc["volumes"] == {"named": {}}, "a drive letter is not a named volume"
+
+
+def test_a_container_carries_the_hash_of_its_definition():
+    """Like compose's own config hash: what a converging `up` compares; it changes with the
+    definition and with nothing else."""
+    plan = fixed_plan("full.toml")
+    first = to_compose(plan, engine_api=(1, 41))["services"]
+    again = to_compose(fixed_plan("full.toml"), engine_api=(1, 41))["services"]
+    for name, service in first.items():
+        assert service["labels"][LABEL_CONFIG_HASH] == config_hash(service) == again[name]["labels"][LABEL_CONFIG_HASH]
+    api = plan.project.services["api"]
+    changed = dataclasses.replace(plan.project, services={**plan.project.services,
+                                                          "api": dataclasses.replace(api, env={**api.env, "X": "1"})})
+    other = to_compose(plan_of(changed, plan.ports), engine_api=(1, 41))["services"]
+    assert other["api"]["labels"][LABEL_CONFIG_HASH] != first["api"]["labels"][LABEL_CONFIG_HASH]
+    assert all(other[n]["labels"][LABEL_CONFIG_HASH] == first[n]["labels"][LABEL_CONFIG_HASH] for n in first if n != "api")
+    assert LABEL_CONFIG_HASH not in to_compose(plan, export=True)["services"]["api"].get("labels", {})

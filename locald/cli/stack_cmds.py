@@ -16,6 +16,24 @@ def _project(obj: Obj):
     return load_project(obj.file)
 
 
+def _running_project(obj: Obj):
+    """The project, or — while an edit of locald.toml does not validate — the one its running stack
+    applied last, so that status, logs, restart and down still work (with a word about the file)."""
+    from ..errors import ConfigError
+    from ..runtime.status import last_applied
+
+    try:
+        return _project(obj)
+    except ConfigError as exc:
+        project = last_applied(obj.file)
+        if project is None:
+            raise
+        count = len(exc.problems)
+        click.echo(f"locald: {obj.file} has {count} problem{'s' if count != 1 else ''} (`locald validate` lists "
+                   f"{'them' if count != 1 else 'it'}); using what the running stack applied last", err=True)
+        return project
+
+
 def _printer(no_color: bool):
     from ..runtime.output import Printer
 
@@ -73,12 +91,9 @@ def up(obj: Obj, services: tuple[str, ...], detach: bool, no_color: bool, no_rel
 
 
 def _follow_logs(project, no_color: bool) -> None:
-    from ..runtime.logs import show
+    from ..runtime.logs import follow_until_interrupted
 
-    try:
-        show(project, [], True, 0, _printer(no_color))
-    except KeyboardInterrupt:
-        pass
+    follow_until_interrupted(project, [], 0, _printer(no_color))
 
 
 cli.add_command(up, "start")  # the seed's name for it
@@ -101,7 +116,7 @@ def down(obj: Obj) -> None:
     """Stop everything: processes, containers, the network (from any terminal)."""
     from ..runtime import supervisor
 
-    project = _project(obj)
+    project = _running_project(obj)
     if supervisor.stop(project, echo=lambda m: click.echo(m, err=True)):
         click.echo(f"stopped {project.name}")
     else:
@@ -112,7 +127,7 @@ cli.add_command(down, "stop")  # the seed's name for it
 
 
 def _print_status(project, as_json: bool = False) -> None:
-    from ..runtime.status import stack_status
+    from ..runtime.status import config_age, stack_status
 
     rows = stack_status(project)
     if as_json:
@@ -124,6 +139,17 @@ def _print_status(project, as_json: bool = False) -> None:
     widths = [max(len(h), *(len(row[i]) for row in table)) for i, h in enumerate(headers)]
     for row in [headers, *table]:
         click.echo("  ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip())
+    age = config_age(project)
+    if age is not None:
+        click.echo(f"{project.file.name} applied {_ago(age)}", err=True)
+
+
+def _ago(seconds: float) -> str:
+    if seconds < 60:
+        return f"{int(seconds)}s ago"
+    if seconds < 3600:
+        return f"{int(seconds // 60)} min ago"
+    return f"{seconds / 3600:.1f} h ago"
 
 
 @cli.command()
@@ -132,7 +158,7 @@ def _print_status(project, as_json: bool = False) -> None:
 def status(obj: Obj, as_json: bool) -> None:
     """Show every service: NAME KIND STATUS HEALTH PORT URL (the named URL when the proxy serves it;
     --json gives both: `url`, the direct one, and `public_url`)."""
-    _print_status(_project(obj), as_json)
+    _print_status(_running_project(obj), as_json)
 
 
 @cli.command()
@@ -143,15 +169,15 @@ def status(obj: Obj, as_json: bool) -> None:
 @click.pass_obj
 def logs(obj: Obj, services: tuple[str, ...], follow: bool, tail: int | None, no_color: bool) -> None:
     """Show the logs of SERVICES (default: all): processes' from .locald/logs, containers' from Docker."""
-    from ..runtime.logs import show
+    from ..runtime.logs import follow_until_interrupted, show
     from ..runtime.supervisor import unknown_services
 
-    project = _project(obj)
+    project = _running_project(obj)
     unknown_services(project, services)
-    try:
-        show(project, list(services), follow, tail, _printer(no_color))
-    except KeyboardInterrupt:
-        pass
+    if follow:
+        follow_until_interrupted(project, list(services), tail, _printer(no_color))
+    else:
+        show(project, list(services), False, tail, _printer(no_color))
 
 
 @cli.command()
@@ -162,7 +188,7 @@ def restart(obj: Obj, services: tuple[str, ...]) -> None:
     from ..runtime.control import request
     from ..runtime.supervisor import unknown_services
 
-    project = _project(obj)
+    project = _running_project(obj)
     unknown_services(project, services)
     request(project.state_dir, {"action": "restart", "services": list(services)})
     click.echo(f"restarted {', '.join(services)}")

@@ -12,6 +12,8 @@ reject is emitted (`healthcheck.start_interval` needs engine API 1.44).
 from __future__ import annotations
 
 import copy
+import hashlib
+import json
 import os
 import re
 import shlex
@@ -32,6 +34,7 @@ from .mapping import CONDITIONS, RESOURCES
 LABEL_PROJECT = "dev.locald.project"
 LABEL_SERVICE = "dev.locald.service"
 LABEL_CONFIG = "dev.locald.config"
+LABEL_CONFIG_HASH = "dev.locald.config-hash"
 HOST_GATEWAY = f"{HOST_FROM_CONTAINERS}:host-gateway"
 BIND_ADDRESS = "127.0.0.1"  # a dev database must not be open to the network
 START_INTERVAL_API = (1, 44)
@@ -56,6 +59,8 @@ def to_compose(plan: Plan, *, export: bool = False, engine_api: tuple[int, int] 
         else:
             services[service.name] = ctx.service(service)
         ctx.strip_rejected(services[service.name])
+        if not export:  # which definition a container was made from: what a converging `up` compares
+            services[service.name]["labels"][LABEL_CONFIG_HASH] = config_hash(services[service.name])
     doc: dict[str, Any] = {"name": plan.compose_project, "services": services}
     resources = getattr(plan.project, "compose_resources", None) or {}
     declared = {"networks": ctx.networks, "volumes": ctx.volumes}
@@ -67,6 +72,13 @@ def to_compose(plan: Plan, *, export: bool = False, engine_api: tuple[int, int] 
             doc[key] = table
     doc.update({k: escape_all(v) for k, v in resources.items() if k.startswith("x-")})
     return doc
+
+
+def config_hash(definition: Any) -> str:
+    """A stable short hash of a service's definition (without its own hash label)."""
+    if isinstance(definition, dict) and isinstance(definition.get("labels"), dict):
+        definition = {**definition, "labels": {k: v for k, v in definition["labels"].items() if k != LABEL_CONFIG_HASH}}
+    return hashlib.sha256(json.dumps(definition, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
 def deep_merge(base: dict, extra: dict) -> dict:

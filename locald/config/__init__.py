@@ -9,7 +9,7 @@ from pathlib import Path
 from ..errors import ConfigError, Problem
 from . import envfile, schema, semantic
 from .model import Project, build_service
-from .source import Source, TomlSyntaxError, load_file
+from .source import Source, TomlSyntaxError, load_file, load_text
 
 DEFAULT_FILE = "locald.toml"
 
@@ -84,6 +84,20 @@ def _compose_resources(compose: dict, root: Path) -> dict:
 def load_project(path: str | os.PathLike = DEFAULT_FILE) -> Project:
     """The project, or ConfigError listing every problem."""
     checked = check_file(path)
+    if checked.problems:
+        raise ConfigError(checked.problems)
+    return checked.project
+
+
+def load_project_text(text: str, path: str | os.PathLike) -> Project:
+    """The project from `text` as if it were the file at `path` (its directory is the project's):
+    the copy of locald.toml a running stack applied last. ConfigError when it does not validate."""
+    path = Path(path)
+    try:
+        source = load_text(text, display_name(path))
+    except TomlSyntaxError as exc:
+        raise ConfigError([exc.problem]) from None
+    checked = check_source(source, path)
     if checked.problems:
         raise ConfigError(checked.problems)
     return checked.project

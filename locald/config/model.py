@@ -108,6 +108,11 @@ class ContainerService(Service):
     adopted: bool = False  # comes from an adopted compose file: its compose definition is used as is
 
 
+def state_dir_of(file: Path) -> Path:
+    """Where a running stack keeps its state and logs: .locald/ beside its locald.toml."""
+    return Path(file).resolve().parent / ".locald"
+
+
 @dataclass(frozen=True)
 class Project:
     name: str
@@ -126,8 +131,7 @@ class Project:
 
     @property
     def state_dir(self) -> Path:
-        """Where a running stack keeps its state and logs: .locald/ beside locald.toml."""
-        return self.file.parent / ".locald"
+        return state_dir_of(self.file)
 
     def ready_timeout(self, name: str) -> float:
         """How long `up` waits for this service to be ready: the longest `timeout` a dependent gives

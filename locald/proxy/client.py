@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import queue
 import socket
 import threading
 import time
@@ -23,6 +24,7 @@ from .routes import HostTaken, Route
 
 OFF_VALUES = ("0", "off", "false", "no")
 RETRY_SECONDS = 1.0
+CLAIM_TIMEOUT = 10.0
 
 
 def enabled() -> bool:
@@ -47,6 +49,7 @@ class Registration:
         self._write = threading.Lock()
         self._closed = threading.Event()
         self._thread: threading.Thread | None = None
+        self._replies: queue.Queue = queue.Queue()
 
     # --- public -------------------------------------------------------------------------------------
 
@@ -60,8 +63,11 @@ class Registration:
 
     def claim(self, routes: list[Route]) -> None:
         """Register these routes (HostTaken when another project serves one of the hosts), then keep
-        them registered until close()."""
+        them registered until close(). Called again (a stack converging to an edit), it replaces them."""
         self.routes = routes
+        if self._thread is not None and self._thread.is_alive():
+            self._claim_through_listener()
+            return
         try:
             self._claim()
         except HostTaken:
@@ -115,6 +121,17 @@ class Registration:
         self._ask({"op": "claim", "project": self.project, "root": self.root,
                    "routes": [r.as_dict() for r in self.routes]})
 
+    def _claim_through_listener(self) -> None:
+        """A claim while the listener thread owns the connection's reading side: it hands us the reply."""
+        self._send({"op": "claim", "project": self.project, "root": self.root,
+                    "routes": [r.as_dict() for r in self.routes]})
+        try:
+            reply = self._replies.get(timeout=CLAIM_TIMEOUT)
+        except queue.Empty:
+            raise LocaldError(f"the proxy did not answer within {CLAIM_TIMEOUT:g}s") from None
+        if "error" in reply:
+            raise HostTaken(reply["error"])
+
     def _send(self, message: dict) -> None:
         data = json.dumps(message).encode() + b"\n"
         with self._write:
@@ -147,6 +164,8 @@ class Registration:
             message = json.loads(line)
             if message.get("op") == "describe":
                 self._answer(message)
+            elif "op" not in message:  # the reply to a claim made while we listen
+                self._replies.put(message)
 
     def _answer(self, message: dict) -> None:
         try:

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
 
+from ..compose.translate import LABEL_CONFIG_HASH, config_hash
 from ..plan import Plan
 
 _PROCESS_FIELDS = ("kind", "command", "workdir", "health_check", "stop_signal", "stop_grace_period", "restart",
@@ -43,18 +44,22 @@ def process_definition(plan: Plan, name: str) -> dict[str, Any]:
 
 def definitions(plan: Plan, names, document: Mapping | None = None) -> dict[str, dict]:
     """Each service's resolved definition. `document`: the compose document the container runtime
-    writes for this plan (containers are compared as compose sees them)."""
+    writes for this plan (containers are compared as compose sees them, less the hash label that is
+    derived from the rest)."""
     out = {}
     for name in names:
         if plan.service(name).is_container:
-            out[name] = json.loads(json.dumps((document or {}).get("services", {}).get(name, {}), default=str))
+            service = json.loads(json.dumps((document or {}).get("services", {}).get(name, {}), default=str))
+            service.get("labels", {}).pop(LABEL_CONFIG_HASH, None)
+            out[name] = service
         else:
             out[name] = process_definition(plan, name)
     return out
 
 
-def fingerprint(definition: Mapping) -> str:
-    return hashlib.sha256(json.dumps(definition, sort_keys=True, default=str).encode()).hexdigest()[:16]
+def fingerprints(definitions: Mapping[str, Mapping]) -> dict[str, str]:
+    """name → config hash: kept in state.json (containers carry theirs as a label)."""
+    return {name: config_hash(d) for name, d in definitions.items()}
 
 
 @dataclass(frozen=True)

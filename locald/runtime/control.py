@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import errno
 import json
+import traceback
 import os
 import secrets
 import selectors
@@ -278,7 +279,8 @@ class ControlServer:
             reply = self.handler(command)
         except LocaldError as exc:
             reply = {"error": str(exc)}
-        except Exception as exc:  # a bug must not kill the supervisor
+        except Exception as exc:  # a bug must not kill the supervisor; its traceback goes to our log
+            traceback.print_exc()
             reply = {"error": f"internal error: {exc!r}"}
         self._reply(conn, reply)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import threading
 import time
@@ -43,14 +44,23 @@ def _follow_file(path: Path, offset: int, emit, stop: threading.Event) -> None:
             time.sleep(0.1)
 
 
-def show(project: Project, names: list[str], follow: bool, tail: int | None, printer: Printer) -> None:
+def show(project: Project, names: list[str], follow: bool, tail: int | None, printer: Printer,
+         stop: threading.Event | None = None) -> None:
     """Print the logs of `names` (default: all): processes' from their log files, containers' from the
-    engine through `docker compose logs` on the run's compose file."""
+    engine through `docker compose logs` on the run's compose file. Following, it returns once `stop`
+    is set (or nothing is left to follow); every reader runs in its own thread, so a signal handler
+    that sets `stop` ends it cleanly."""
     names = names or list(project.services)
     state_dir = project.state_dir
-    stop = threading.Event()
+    stop = stop or threading.Event()
     threads = []
     sinks = open_sinks({n: None for n in names}, printer)
+
+    def reader(target, *args) -> None:
+        t = threading.Thread(target=target, args=args, daemon=True, name="logs")
+        t.start()
+        threads.append(t)
+
     for name in names:
         if project.services[name].is_container:
             continue
@@ -58,9 +68,7 @@ def show(project: Project, names: list[str], follow: bool, tail: int | None, pri
         lines, offset = _tail(path, tail)
         sinks[name].feed(b"".join(lines))
         if follow:
-            t = threading.Thread(target=_follow_file, args=(path, offset, sinks[name].feed, stop), daemon=True)
-            t.start()
-            threads.append(t)
+            reader(_follow_file, path, offset, sinks[name].feed, stop)
     containers = [n for n in names if project.services[n].is_container]
     proc = None
     if containers and compose_file(state_dir).exists():
@@ -68,15 +76,30 @@ def show(project: Project, names: list[str], follow: bool, tail: int | None, pri
 
         compose = compose_argv([compose_file(state_dir)], compose_project_name(project), project.root)
         proc = subprocess.Popen(logs_argv(compose, containers, follow, tail), stdout=subprocess.PIPE,
-                                stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, cwd=project.root)
-        pump_compose_logs(proc.stdout, sinks)
-        proc.wait()
+                                stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, cwd=project.root,
+                                start_new_session=True)  # our Ctrl-C is ours to handle, not its
+        reader(pump_compose_logs, proc.stdout, sinks)
     try:
-        while follow and any(t.is_alive() for t in threads):
-            time.sleep(0.2)
+        while any(t.is_alive() for t in threads) and not stop.wait(0.1):
+            pass
     finally:
         stop.set()
+        if proc is not None:
+            if proc.poll() is None:
+                proc.kill()
+            proc.wait()
+        for t in threads:
+            t.join(timeout=1)
         for sink in sinks.values():
             sink.close()
-        if proc and proc.poll() is None:
-            proc.kill()
+
+
+def follow_until_interrupted(project: Project, names: list[str], tail: int | None, printer: Printer) -> None:
+    """`show(..., follow=True)` until Ctrl-C (or SIGTERM), which ends it without a traceback."""
+    stop = threading.Event()
+    handlers = {sig: signal.signal(sig, lambda *_: stop.set()) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        show(project, names, True, tail, printer, stop)
+    finally:
+        for sig, handler in handlers.items():
+            signal.signal(sig, handler)

@@ -27,7 +27,8 @@ from .private import not_yours, open_private, private_dir, write_private
 STATE_FILE = "state.json"
 LOCK_FILE = "supervisor.lock"
 LOG_DIR = "logs"
-PORTS_FILE = "ports.json"  # auto-assigned host ports, kept for the next run while they stay free
+PORTS_FILE = "ports.json"
+APPLIED_FILE = "applied.toml"  # the locald.toml a running stack applied last (for status/down on a broken edit)  # auto-assigned host ports, kept for the next run while they stay free
 WRITE_DELAY = 0.1  # seconds: status changes within this window reach state.json in one write
 
 
@@ -73,6 +74,22 @@ def remember_ports(state_dir: Path, ports: Mapping[str, int]) -> None:
         write_private(state_dir / PORTS_FILE, json.dumps(dict(ports), indent=1, sort_keys=True))
     except (OSError, LocaldError):
         pass  # a nicety for the next run; the state directory was proven writable before this run began
+
+
+def remember_applied(state_dir: Path, project_file: Path) -> None:
+    """Keep the text of the locald.toml just applied: while an edit does not validate, `status`, `logs`,
+    `restart` and `down` still know the running stack by it."""
+    try:
+        write_private(state_dir / APPLIED_FILE, Path(project_file).read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, LocaldError):
+        pass  # only a convenience: the running stack does not depend on it
+
+
+def applied_text(state_dir: Path) -> str | None:
+    try:
+        return (state_dir / APPLIED_FILE).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return None
 
 
 def supervisor_running(state_dir: Path) -> bool:

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from ..config.model import Project
+import time
+from pathlib import Path
+
+from ..config.model import Project, state_dir_of
 from ..errors import LocaldError
 from ..plan import make_plan
 from .control import request
@@ -44,3 +47,28 @@ def stack_status(project: Project) -> list[dict]:
             "exit_code": info.get("exit_code"),
         })
     return rows
+
+
+def config_age(project: Project) -> float | None:
+    """Seconds since the running stack last applied its locald.toml (None when it does not run)."""
+    if not supervisor_running(project.state_dir):
+        return None
+    applied = read_state(project.state_dir).get("config_applied")
+    return max(0.0, time.time() - applied) if isinstance(applied, (int, float)) else None
+
+
+def last_applied(file) -> Project | None:
+    """The project a stack running from `file` applied last (see state.remember_applied); None when no
+    stack runs there or its copy does not load."""
+    from ..config import load_project_text
+    from ..errors import ConfigError
+    from .state import applied_text
+
+    state_dir = state_dir_of(file)
+    text = applied_text(state_dir) if supervisor_running(state_dir) else None
+    if text is None:
+        return None
+    try:
+        return load_project_text(text, Path(file).resolve())
+    except ConfigError:
+        return None

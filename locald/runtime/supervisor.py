@@ -18,15 +18,15 @@ from ..config.model import Project
 from ..errors import ConfigError, LocaldError
 from ..graph import graph_of
 from ..plan import compose_project_name, make_plan
-from .changes import Changes, definitions, diff
+from .changes import Changes, definitions, diff, fingerprints
 from .cleanup import SUPERVISOR_MARKER, kill_leftovers, supervisor_env
 from .control import ControlServer
 from .interrupts import Interrupts
 from .output import Printer, open_sinks
 from .private import open_append
 from .service_runtime import Cancelled
-from .state import (AlreadyRunning, StateStore, log_dir, prepare_state_dir, read_ports, read_state, remember_ports,
-                    supervisor_running)
+from .state import (AlreadyRunning, StateStore, log_dir, prepare_state_dir, read_ports, read_state, remember_applied,
+                    remember_ports, supervisor_running)
 from .watching import start_watching
 
 SUPERVISOR_LOG = "supervisor.log"
@@ -140,7 +140,7 @@ class Run:
         self.proxy = join(project, names, self.say)  # before the plan: ${services.X.public_url} needs its port
         self.plan, self.images = build_plan(project, names, self.say, self.interrupts.stop, self._proxy_port())
         store.update(ports=dict(self.plan.ports), container_ports=dict(self.plan.container_ports))
-        self._open_sinks(names)
+        self._open_sinks(project, names)
         self.coordinator = Coordinator(self.plan, names, make_runtimes(self.plan, names, self.images, self.sinks, store),
                                        say=self.say, on_status=record_status(store, self), cancel=self.interrupts.stop)
         self.interrupts.on_force(self.coordinator.kill)
@@ -149,7 +149,8 @@ class Run:
         self.coordinator.up()
         self.watcher = start_watching(project, names, self.coordinator, self.say)  # before "ready": no edit missed
         self.definitions = self._definitions()
-        store.update(phase="ready", config_applied=time.time())
+        remember_applied(self.project.state_dir, self.project.file)
+        store.update(phase="ready", config_applied=time.time(), config_hashes=fingerprints(self.definitions))
         self.say("ready: " + shown(service_urls(self.plan, names, self.proxy.urls() if self.proxy else {})))
 
     def reload(self, restart_dependents: bool = False) -> Changes:
@@ -167,9 +168,10 @@ class Run:
                 self.proxy = join(project, names, self.say)
             plan, images = build_plan(project, names, self.say, self.interrupts.stop, self._proxy_port(),
                                       current=(self.plan, self.images))
+            remember_applied(project.state_dir, project.file)
             definitions = self._definitions(plan, names, images)
             changes = diff(self.definitions, definitions)
-            self._open_sinks([n for n in changes.added])
+            self._open_sinks(project, changes.added)
             runtimes = make_runtimes(plan, names, images, self.sinks, self.store, self.coordinator.runtimes)
             self.project, self.names, self.plan, self.images = project, names, plan, images
             self.store.update(names=names, ports=dict(plan.ports), container_ports=dict(plan.container_ports),
@@ -186,7 +188,7 @@ class Run:
                     sink = self.sinks.pop(name, None)
                     if sink is not None:
                         sink.close()
-                self.store.update(config_applied=time.time())
+                self.store.update(config_applied=time.time(), config_hashes=fingerprints(self.definitions))
             return changes
 
     def stop_watching(self) -> None:
@@ -197,10 +199,10 @@ class Run:
     def _proxy_port(self) -> int | None:
         return self.proxy.ports["http"] if self.proxy else None
 
-    def _open_sinks(self, names: list[str]) -> None:
+    def _open_sinks(self, project: Project, names: list[str]) -> None:
         """Processes' logs start afresh each run (as a new container's do); containers' stay in the engine."""
-        log_to = log_dir(self.project.state_dir)
-        self.sinks.update(open_sinks({n: None if self.project.services[n].is_container else log_to for n in names},
+        log_to = log_dir(project.state_dir)
+        self.sinks.update(open_sinks({n: None if project.services[n].is_container else log_to for n in names},
                                      self.printer, truncate=True))
 
     def _definitions(self, plan=None, names=None, images=None) -> dict[str, dict]:
