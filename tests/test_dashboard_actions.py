@@ -174,9 +174,13 @@ def test_an_edit_of_locald_toml_shows_once_the_run_has_converged(stack, dashboar
     try:
         events.until(lambda e: set(e.rows(stack.name)) == {"api", "web", "jobs"})
         text = stack.file.read_text()
-        stack.file.write_text(text[:text.index("[services.jobs]")])  # jobs goes
-        events.until(lambda e: set(e.rows(stack.name)) == {"api", "web"}, what="jobs gone from the page")
-        assert [(e["from"], e["to"]) for e in events.project(stack.name)["graph"]["edges"]] == [("api", "web")]
+        mailer = '\n[services.mailer]\ntype = "worker"\ncommand = "sh -c \'echo mailer ready; sleep 300\'"\n' \
+                 'depends_on = ["api"]\n'
+        stack.file.write_text(text[:text.index("[services.jobs]")] + mailer)  # jobs goes, mailer comes
+        events.until(lambda e: set(e.rows(stack.name)) == {"api", "web", "mailer"}, what="the edit on the page")
+        events.until(lambda e: any(l[2] == "mailer" and l[3] == "mailer ready" for l in e.lines), what="its log")
+        assert sorted((e["from"], e["to"]) for e in events.project(stack.name)["graph"]["edges"]) == [
+            ("api", "mailer"), ("api", "web")]
     finally:
         events.close()
     stack.locald("down", check=True)
