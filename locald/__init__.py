@@ -14,6 +14,8 @@ Map (data flows down; nothing below imports what is above it):
                 (`watch`: file changes → restart, sync, rebuild, through the coordinator).
   proxy/        named URLs: the per-user reverse proxy process (aiohttp, local CA) and the client a
                 supervisor registers its routes with; plan.py asks proxy/naming.py for host names.
+  dashboard/    the live web page of every running project (served by the proxy at locald.localhost,
+                or by `locald dashboard`); a supervisor lists itself in its registry.py.
 A new kind of service: a model class in config/, then a runtime that `handles` it, given to the
 coordinator by supervisor.make_runtimes; the coordinator itself does not change.
 """

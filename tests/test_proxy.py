@@ -81,6 +81,12 @@ def test_a_host_belongs_to_one_project(proxy_env, backends):
         first.close()
 
 
+def test_the_dashboards_host_is_nobodys_route(proxy_env, backends):
+    web = backends()
+    with pytest.raises(HostTaken, match="locald.localhost is where locald's dashboard answers"):
+        register("locald", [ready("locald.localhost", "web", web.port)])
+
+
 def test_keep_alive_on_both_sides(proxy_env, backends):
     import http.client
 

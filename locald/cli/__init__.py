@@ -39,6 +39,7 @@ from . import import_cmds  # noqa: E402,F401  (registers `import compose`)
 from . import compose_cmds  # noqa: E402,F401  (registers `export compose`)
 from . import proxy_cmds  # noqa: E402,F401  (registers `trust`)
 from . import swarm_cmds  # noqa: E402,F401  (registers `deploy swarm`; --target swarm, status/down --swarm)
+from . import dashboard_cmds  # noqa: E402,F401  (registers `dashboard`)
 
 
 def main() -> None:

@@ -40,8 +40,13 @@ class RouteTable:
 
     def claim(self, owner: Any, routes: list[Route]) -> None:
         """Give `owner` exactly these routes. `owner` has `project` and `root` (for the conflict message)."""
+        from ..dashboard import HOST as DASHBOARD
+
         seen: dict[str, str] = {}
         for route in routes:
+            if route.host == DASHBOARD:
+                raise HostTaken(f"{DASHBOARD} is where locald's dashboard answers; give this project another "
+                                "`domain` under [project] (or another `name`)")
             if route.host in seen:
                 raise HostTaken(f"services '{seen[route.host]}' and '{route.service}' would both answer on "
                                 f"{route.host}; rename one of them")

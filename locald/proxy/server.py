@@ -144,6 +144,8 @@ class Control:
 async def serve() -> int:
     from aiohttp import web
 
+    from ..dashboard import HOST as DASHBOARD
+    from ..dashboard.server import Front
     from .ca import LocalCA, ServerCertificates
     from .forward import Forwarder
 
@@ -163,10 +165,11 @@ async def serve() -> int:
     stop = asyncio.Event()
     table = RouteTable()
     certificates = ServerCertificates(LocalCA.load_or_create(), dirs.private(runtime / "certs"),
-                                      known=lambda host: table.lookup(host) is not None)
+                                      known=lambda host: host == DASHBOARD or table.lookup(host) is not None)
     forwarder = Forwarder(table, ports)
     await forwarder.start()
-    runner = web.ServerRunner(web.Server(forwarder, handler_cancellation=True, access_log=None,
+    front = Front(forwarder)  # the dashboard answers on locald.localhost, every other host is forwarded
+    runner = web.ServerRunner(web.Server(front, handler_cancellation=True, access_log=None,
                                          auto_decompress=False, max_line_size=65536, max_field_size=65536),
                               handle_signals=False)
     await runner.setup()
@@ -192,6 +195,7 @@ async def serve() -> int:
     unix.close()
     socket_path.unlink(missing_ok=True)
     info.unlink(missing_ok=True)
+    await front.close()  # open dashboard pages are told to go: nothing holds the runner's shutdown
     await runner.cleanup()
     await forwarder.close()
     return 0

@@ -311,11 +311,7 @@ class Coordinator:
         if restart_dependents and restart:
             restart = [n for n in plan.graph.dependents_closure(restart) if n in self.in_run and n in names]
         going = list(changes.removed) + restart
-        for group in self.plan.graph.reverse_levels(going):
-            calls = [(r, self._names_of(r, group)) for r in self.runtimes]
-            self._parallel([(r, mine) for r, mine in calls if mine])
-            for name in group:
-                self.on_status(name, status="stopped")
+        self.stop_services(going)
         coming = restart + [n for n in changes.added if n in names]
         before = list(self.runtimes)
         self.plan = plan
@@ -335,6 +331,15 @@ class Coordinator:
             self.up(fresh)
         return fresh
 
+    def stop_services(self, names: list[str]) -> None:
+        """Stop `names` (with this plan), dependents first: one level at a time, each in parallel. What
+        depends on them and is not among them keeps running."""
+        for group in self.plan.graph.reverse_levels(names):
+            calls = [(r, self._names_of(r, group)) for r in self.runtimes]
+            self._parallel([(r, mine) for r, mine in calls if mine])
+            for name in group:
+                self.on_status(name, status="stopped")
+
     def _parallel(self, calls: list[tuple[ServiceRuntime, list[str] | None]]) -> None:
         threads = [threading.Thread(target=self._stop_quietly, args=call) for call in calls[1:]]
         for t in threads:
@@ -344,11 +349,31 @@ class Coordinator:
         for t in threads:
             t.join()
 
-    def restart(self, name: str) -> None:
-        """Stop and start one service, then wait for it to be ready again (as `up` would)."""
+    def _part_of_run(self, name: str) -> None:
         if name not in self.in_run:
             raise LocaldError(f"service '{name}' is not part of this run")
+
+    def restart(self, name: str) -> None:
+        """Stop and start one service, then wait for it to be ready again (as `up` would)."""
+        self._part_of_run(name)
         self.apply(name, "restart")
+
+    def stop_service(self, name: str) -> None:
+        """Stop one service; its dependents keep running (as `docker compose stop SERVICE`)."""
+        self._part_of_run(name)
+        self.stop_services([name])
+
+    def start_service(self, name: str) -> None:
+        """Start one stopped service again and wait for it to be ready (what it depends on is taken as
+        running)."""
+        self._part_of_run(name)
+        self.up([name])
+
+    def restart_all(self) -> None:
+        """Stop every service (dependents first), then start them all as `up` does. A failure is raised
+        to the caller and ends only this start's waits, not the run."""
+        self.stop_services(self.names)
+        self.up()
 
     def apply(self, name: str, verb: str, *args, replaces: bool = True) -> None:
         """`verb` of the runtime that runs `name` — `restart`, or one beyond the ServiceRuntime protocol
@@ -365,9 +390,27 @@ class Coordinator:
             runtime.wait(name, condition, self.plan.project.ready_timeout(name), self.cancel)
             self.on_status(name, status="ready")
 
-    def snapshot(self) -> dict[str, dict]:
-        """Live status of every service of this run, for `locald status`."""
+    def snapshot(self, names: list[str] | None = None) -> dict[str, dict]:
+        """Live status of every service of this run (`names`: only these, asking only their runtimes,
+        so a question about host processes never waits for the engine)."""
+        wanted = self.in_run if names is None else set(names) & self.in_run
         out: dict[str, dict] = {}
         for runtime in self.runtimes:
-            out.update({n: info for n, info in runtime.status().items() if n in self.in_run})
+            if any(self.runtime_of[n] is runtime for n in wanted):
+                out.update({n: info for n, info in runtime.status().items() if n in wanted})
+        return out
+
+    def describe(self) -> dict[str, dict]:
+        """What each service of this run is, for the dashboard: kind (and whether the engine runs it),
+        the port and direct URL it publishes, its dependencies within the run and the condition awaited."""
+        out: dict[str, dict] = {}
+        for name in self.names:
+            service, publishes = self.plan.service(name), self.plan.publishes(name)
+            deps = [{"name": d.name, "required": d.required,
+                     "condition": effective_condition(d.condition, self.runtime_of[d.name].has_readiness(d.name))}
+                    for d in self.plan.dependencies(name) if d.name in self.runtime_of]
+            out[name] = {"kind": service.kind, "container": service.is_container,
+                         "port": self.plan.ports.get(name) if publishes else None,
+                         "url": self.plan.url(name) if publishes and service.kind != "worker" else None,
+                         "depends_on": deps}
         return out

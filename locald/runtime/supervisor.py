@@ -244,6 +244,9 @@ def run(project: Project, names: list[str], printer: Printer | None, detached: b
         store.acquire()
     except AlreadyRunning:
         raise already_running(state_dir) from None
+    from ..dashboard import registry
+
+    listed = registry.add(project)  # the dashboard finds running projects there
     os.environ.update(supervisor_env(state_dir))  # every child we run carries it: found after a crash
     current = Run(project, names, printer, detached, store, interrupts, say)
     server = None
@@ -275,6 +278,7 @@ def run(project: Project, names: list[str], printer: Printer | None, detached: b
             watcher.close()
         current.stop_watching()
         shut_down(store, current.coordinator, current.proxy, server, current.sinks, interrupts)
+        registry.remove(listed)
     return code
 
 
@@ -341,18 +345,27 @@ def describe(coordinator, sinks, name: str) -> dict:
 
 
 def handle(run: Run, command: dict) -> dict:
-    """A request from another terminal (control channel): restart, status, converge."""
+    """A request from another terminal or the dashboard (control channel): restart, stop, start,
+    restart-stack, status, describe, converge."""
     action = command.get("action")
     coordinator = run.coordinator
     if coordinator is None:
         raise LocaldError("the stack is still starting; try again in a moment")
-    if action == "restart":
+    per_service = {"restart": coordinator.restart, "stop": coordinator.stop_service,
+                   "start": coordinator.start_service}
+    if action in per_service:
         with run.lock:
             for name in command.get("services", []):
-                coordinator.restart(name)
+                per_service[action](name)
+        return {"ok": True}
+    if action == "restart-stack":
+        with run.lock:
+            coordinator.restart_all()
         return {"ok": True}
     if action == "status":
-        return {"services": coordinator.snapshot()}
+        return {"services": coordinator.snapshot(command.get("services"))}
+    if action == "describe":
+        return {"services": coordinator.describe()}
     if action == "converge":
         asked = [n for n in command.get("services") or [] if isinstance(n, str)]
         if asked and run.requested:

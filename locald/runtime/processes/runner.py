@@ -225,6 +225,7 @@ class ProcessRunner:
                 "exit_code": self._exit_code,
                 "restarts": self._restarts,
                 "health": self._health,
+                "health_output": self._probe.last_error if self._probe is not None else None,
                 "started_at": self._started_at,
                 "message": self._message,
             }
