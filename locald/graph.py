@@ -49,25 +49,21 @@ class Graph:
 
     def closure(self, names: Iterable[str]) -> list[str]:
         """`names` plus everything they depend on, transitively, in start order."""
-        wanted: set[str] = set()
-        stack = [n for n in names if n in self._deps]
-        while stack:
-            name = stack.pop()
-            if name not in wanted:
-                wanted.add(name)
-                stack.extend(self._deps[name])
-        return self.order(wanted)
+        return self.order(self._reach(names, self._deps))
 
     def dependents_closure(self, names: Iterable[str]) -> list[str]:
         """`names` plus everything that depends on them, transitively, in start order."""
-        wanted: set[str] = set()
-        stack = [n for n in names if n in self._deps]
+        return self.order(self._reach(names, self._dependents))
+
+    def _reach(self, names: Iterable[str], edges: Mapping[str, list[str]]) -> set[str]:
+        reached: set[str] = set()
+        stack = [n for n in names if n in edges]
         while stack:
             name = stack.pop()
-            if name not in wanted:
-                wanted.add(name)
-                stack.extend(self._dependents[name])
-        return self.order(wanted)
+            if name not in reached:
+                reached.add(name)
+                stack.extend(edges[name])
+        return reached
 
     def levels(self, names: Iterable[str] | None = None) -> list[list[str]]:
         """Start waves within `names` (default: all): each service is one level above the highest of
