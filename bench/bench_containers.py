@@ -125,8 +125,9 @@ def main() -> None:
                 print(f"round {r + 1}/{args.rounds}: " + ", ".join(
                     f"{k} {sum(v[-1]):.2f}s" for k, v in results.items()), file=sys.stderr)
         finally:
-            engine.remove_project(name)
-            engine.remove_project(f"{name}-compose")
+            engine.remove_project(engine.Owner.of(load_project(root / "locald.toml")))
+            subprocess.run(["docker", "compose", "-p", f"{name}-compose", "down", "--remove-orphans"],
+                           capture_output=True)
 
     print(f"five container services (3 redis with health checks, 2 sleepers), median of {args.rounds} rounds")
     print(f"{'subject':<12} {'up+ready':>9} {'down':>7} {'total':>7}")

@@ -145,7 +145,7 @@ def serve(project_dir: Path) -> int:
     project = load_project(project_dir / "locald.toml")
     plan = make_plan(project)
     printer = Printer(sys.stdout)
-    sinks = open_sinks(project.services, plan.state_dir / "logs", printer, truncate=True)
+    sinks = open_sinks({name: plan.state_dir / "logs" for name in project.services}, printer, truncate=True)
     runners = [ProcessRunner(s, plan, sinks[s.name]) for s in project.services.values()]
     done = threading.Event()
     signal.signal(signal.SIGINT, lambda *a: done.set())

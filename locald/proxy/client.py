@@ -200,14 +200,14 @@ class Registration:
         return False
 
 
-def join(project, names: list[str], say: Callable[[str], None]) -> Registration | None:
+def join(project, names: list[str], say: Callable[[str], None], exposed_ports=None) -> Registration | None:
     """This run's registration with the user's proxy (started when none runs), made before the plan so
     that `${services.X.public_url}` knows the proxy's port. None, with a word why when it matters, when
     named URLs are off, nothing selected can have a route, or the proxy cannot start: the stack then
     runs on its direct URLs."""
     from .naming import may_route
 
-    if not enabled() or not may_route(project, names):
+    if not enabled() or not may_route(project, names, exposed_ports):
         return None
     avoid = frozenset(s.port for s in project.services.values() if s.port)
     registration = Registration(project.name, project.root, echo=say, avoid=avoid)

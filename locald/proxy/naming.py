@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 
 from ..config.model import Project
-from ..presets import url_scheme
+from ..presets import container_port_of, url_scheme
 from .routes import Route
 
 
@@ -58,7 +58,17 @@ def public_url(host: str, scheme: str, port: int) -> str:
     return f"{scheme}://{host}" + ("" if port == default else f":{port}")
 
 
-def may_route(project: Project, names: list[str]) -> bool:
-    """Whether a service of `names` may get a route, judged before the plan (a container's port inside
-    may still be unknown): then the run needs the proxy."""
-    return any(project.services[n].kind != "worker" and url_scheme(project.services[n]) == "http" for n in names)
+def may_route(project: Project, names: list[str], exposed_ports=None) -> bool:
+    """Whether a service of `names` will get a route, judged before the plan: an HTTP service with a
+    port — a container only when its port inside is known (configured, or its image's single EXPOSE in
+    `exposed_ports`) and it is not adopted (those publish as their compose file says). Then the run
+    needs the proxy."""
+    exposed = exposed_ports or {}
+
+    def routable(name: str) -> bool:
+        s = project.services[name]
+        if s.kind == "worker" or url_scheme(s) != "http":
+            return False
+        return not s.is_container or (not s.adopted and bool(container_port_of(s) or exposed.get(name)))
+
+    return any(routable(n) for n in names)

@@ -68,11 +68,13 @@ def already_running(state_dir: Path) -> LocaldError:
                        "`locald down` stops it, `locald status` shows it")
 
 
-def build_plan(project: Project, names: list[str], say, cancel, proxy_port: int | None = None, current=None):
+def build_plan(project: Project, names: list[str], say, cancel, proxy_port_for=lambda exposed: None, current=None):
     """Images first (a built image's EXPOSE can decide a container port), then the frozen plan.
-    Returns (plan, images or None when no container runs). `current`: the (plan, images) of the run
-    that converges to this project: its images are reused for containers whose definition in
-    locald.toml did not change, and its services keep their ports."""
+    Returns (plan, images or None when no container runs). `proxy_port_for(exposed ports)`: the
+    named-URL proxy's port, asked between the two (it is joined only when something will have a
+    route). `current`: the (plan, images) of the run that converges to this project: its images are
+    reused for containers whose definition in locald.toml did not change, and its services keep
+    their ports."""
     containers = [n for n in names if project.services[n].is_container]
     images = None
     exposed: dict[str, int] = {}
@@ -91,7 +93,8 @@ def build_plan(project: Project, names: list[str], say, cancel, proxy_port: int 
     if cancel.is_set():
         raise Cancelled("cancelled")
     running = {n: p for n, p in current[0].ports.items() if n in project.services} if current else None
-    plan = make_plan(project, exposed, read_ports(project.state_dir), proxy_port=proxy_port, running_ports=running)
+    plan = make_plan(project, exposed, read_ports(project.state_dir), proxy_port=proxy_port_for(exposed),
+                     running_ports=running)
     remember_ports(project.state_dir, plan.ports)
     return plan, images
 
@@ -133,12 +136,11 @@ class Run:
 
     def start(self) -> None:
         """Everything up to `ready`: images, plan, runtimes, routes, the start in dependency order."""
-        from ..proxy.client import join
         from .coordinator import Coordinator, shown
 
         project, names, store = self.project, self.names, self.store
-        self.proxy = join(project, names, self.say)  # before the plan: ${services.X.public_url} needs its port
-        self.plan, self.images = build_plan(project, names, self.say, self.interrupts.stop, self._proxy_port())
+        self.plan, self.images = build_plan(project, names, self.say, self.interrupts.stop,
+                                            lambda exposed: self._join_proxy(project, names, exposed))
         store.update(ports=dict(self.plan.ports), container_ports=dict(self.plan.container_ports))
         self._open_sinks(project, names)
         self.coordinator = Coordinator(self.plan, names, make_runtimes(self.plan, names, self.images, self.sinks, store),
@@ -162,11 +164,8 @@ class Run:
         with self.lock:
             project = load_project(self.project.file)
             names = selection(project, [n for n in self.requested if n in project.services])
-            if self.proxy is None:
-                from ..proxy.client import join
-
-                self.proxy = join(project, names, self.say)
-            plan, images = build_plan(project, names, self.say, self.interrupts.stop, self._proxy_port(),
+            plan, images = build_plan(project, names, self.say, self.interrupts.stop,
+                                      lambda exposed: self._join_proxy(project, names, exposed),
                                       current=(self.plan, self.images))
             remember_applied(project.state_dir, project.file)
             definitions = self._definitions(plan, names, images)
@@ -196,7 +195,13 @@ class Run:
             self.watcher.stop()
             self.watcher = None
 
-    def _proxy_port(self) -> int | None:
+    def _join_proxy(self, project: Project, names: list[str], exposed) -> int | None:
+        """Join the user's proxy (started when none runs) when a service will have a route, before the
+        plan: ${services.X.public_url} needs its port. Its HTTP port, or None."""
+        if self.proxy is None:
+            from ..proxy.client import join
+
+            self.proxy = join(project, names, self.say, exposed)
         return self.proxy.ports["http"] if self.proxy else None
 
     def _open_sinks(self, project: Project, names: list[str]) -> None:
