@@ -197,3 +197,23 @@ def test_every_child_is_reaped(engine_stack_factory):
     wait_until(lambda: not zombie_children(supervisor), timeout=10, what="no zombie children of the supervisor")
     s.locald("down", check=True)
     s.assert_nothing_left(engine=True)
+
+
+def test_container_stop_signal_past_the_engines_realtime_names(engine_stack_factory, tmp_path):
+    """The engine names realtime signals only up to SIGRTMIN+15: SIGRTMIN+20 once passed validate and then
+    failed `up` with "Invalid signal". It reaches the container as its number, and `down` delivers it."""
+    seen = tmp_path / "seen"
+    seen.mkdir()
+    s = engine_stack_factory(f"""
+        [services.box]
+        image = "debian:bookworm-slim"
+        command = ["sh", "-c", "trap 'echo got-it > /seen/signal; exit 0' {signal.SIGRTMIN + 20}; echo armed; while :; do sleep 0.1; done"]
+        stop_signal = "SIGRTMIN+20"
+        stop_grace_period = "30s"
+        volumes = ["{seen}:/seen"]
+    """)
+    s.locald("up", "-d", check=True)
+    wait_until(lambda: "armed" in s.locald("logs", "box").stdout, what="the trap to be set")
+    s.locald("down", check=True)
+    assert (seen / "signal").read_text().strip() == "got-it"
+    s.assert_nothing_left(engine=True)

@@ -226,6 +226,15 @@ def test_realtime_signals_beyond_the_range_are_unknown(tmp_path, name):
     assert (path, message.split(" (")[0]) == ("$.services.w.stop_signal", f"unknown signal '{name}'")
 
 
+@pytest.mark.parametrize("name, engine", [("SIGRTMIN+15", "SIGRTMIN+15"), ("SIGRTMIN+16", str(signal.SIGRTMIN + 16)),
+                                          ("SIGRTMAX-14", "SIGRTMAX-14"), ("SIGRTMAX-15", str(signal.SIGRTMAX - 15)),
+                                          ("SIGINT", "SIGINT"), ("SIGRTMAX", "SIGRTMAX")])
+def test_containers_get_realtime_signals_the_engine_cannot_name_as_numbers(name, engine):
+    from locald.config.signals import engine_signal
+
+    assert engine_signal(name) == engine
+
+
 def test_semantic_checks_run_next_to_schema_errors(tmp_path):
     # one `validate` shows both kinds of mistakes, sorted by line
     problems = found(tmp_path, """\

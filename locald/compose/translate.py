@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from ..config.model import ContainerService, HealthCheck, Project, WatchRule
+from ..config.signals import engine_signal
 from ..config.watch import split as split_watched
 from ..config.volumes import is_path as is_host_path
 from ..config.volumes import split as volume_parts
@@ -238,7 +239,7 @@ class _Context:
         if restart:
             out["restart"] = restart
         if s.stop_signal != "SIGTERM":  # the model's default: keep the image's STOPSIGNAL (postgres: SIGINT)
-            out["stop_signal"] = s.stop_signal
+            out["stop_signal"] = engine_signal(s.stop_signal)
         if s.stop_grace_period != 10.0:
             out["stop_grace_period"] = duration(s.stop_grace_period)
         # PID 1 without a SIGTERM handler (`sh -c …`) would make every stop wait the whole grace period.

@@ -29,6 +29,19 @@ def signal_number(name: str | int) -> int:
     raise ValueError(f"unknown signal {name!r}")
 
 
+# How far the Docker engine names realtime signals (moby/sys/signal): RTMIN+15 up, RTMAX-14 down. Past those it
+# refuses the name ("Invalid signal") but takes the number.
+_ENGINE_REALTIME_REACH = {"IN": 15, "AX": 14}
+
+
+def engine_signal(name: str) -> str:
+    """A container's stop signal as the engine accepts it: the name when the engine knows it, else the number."""
+    realtime = _REALTIME.fullmatch(name)
+    if realtime and abs(int(realtime.group(2) or 0)) > _ENGINE_REALTIME_REACH[realtime.group(1)]:
+        return str(signal_number(name))
+    return name
+
+
 def is_signal(name: str) -> bool:
     try:
         signal_number(name)
