@@ -53,7 +53,8 @@ and `locald down` (from any terminal) stops it.
 Edits apply themselves: while the stack runs, saving locald.toml (or an env file it names)
 validates it and restarts only the services whose resolved definition changed, starts the added
 ones and stops the removed ones (a file with mistakes changes nothing). `up` on a stack that
-already runs does the same at once and prints what it applied (attached: then follows the logs).
+already runs does the same at once and prints what it applied; attached, it then follows the logs
+and its Ctrl-C stops only the following (the stack keeps running: `locald down` stops it).
 """
 
 
