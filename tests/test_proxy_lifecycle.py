@@ -235,3 +235,26 @@ def test_a_container_by_name(engine_stack_factory, proxy_env):
         assert s.status()["site"]["public_url"] == f"http://site.{s.name}.localhost:{proxy_env.http_port}"
     finally:
         s.locald("down")
+
+
+def test_a_run_that_will_route_warms_the_proxy_without_waiting_for_it(stack_factory, proxy_env, monkeypatch):
+    """`up` starts the proxy first thing (its ~0.3 s start then overlaps the supervisor's), returning at
+    once; a stack with nothing to route starts none."""
+    from locald.config import load_project
+    from locald.proxy.client import warm
+
+    monkeypatch.setenv("LOCALD_PROXY_LINGER", "60")  # the warm proxy must still be there when `up` comes
+    quiet = stack_factory('[services.w]\ntype = "worker"\ncommand = "sleep 1"\n', "quiet")
+    warm(load_project(quiet.file), ["w"])
+    assert proxy_env.pid() is None and not (proxy_env.runtime / "proxy.log").exists()
+
+    s = make(stack_factory, "p")
+    warm(load_project(s.file), ["web", "api", "jobs"])
+    assert proxy_env.pid() is None, "warm waited for the proxy to answer"
+    pid = wait_until(proxy_env.pid, 20, what="the warmed proxy to listen")
+    try:
+        s.locald("up", "-d", check=True)
+        assert proxy_env.pid() == pid, "up started a second proxy next to the warm one"
+        assert s.status()["web"]["public_url"] == f"http://{s.name}.localhost:{proxy_env.http_port}"
+    finally:
+        s.locald("down")

@@ -209,8 +209,7 @@ def join(project, names: list[str], say: Callable[[str], None], exposed_ports=No
 
     if not enabled() or not may_route(project, names, exposed_ports):
         return None
-    avoid = frozenset(s.port for s in project.services.values() if s.port)
-    registration = Registration(project.name, project.root, echo=say, avoid=avoid)
+    registration = Registration(project.name, project.root, echo=say, avoid=_fixed_ports(project))
     try:
         registration.open()
     except LocaldError as exc:
@@ -218,3 +217,22 @@ def join(project, names: list[str], say: Callable[[str], None], exposed_ports=No
         registration.close()
         return None
     return registration
+
+
+def warm(project, names: list[str]) -> None:
+    """Start the proxy now, without waiting, when the run will surely need it and none runs: its start
+    (about 0.3 s, mostly importing aiohttp) then overlaps the supervisor's own, and `join` finds it up.
+    Containers whose port only their image knows are judged later, by `join`."""
+    from .naming import may_route
+
+    if enabled() and may_route(project, names):
+        try:
+            if not daemon.is_running():
+                daemon.spawn(_fixed_ports(project))
+        except (LocaldError, OSError):
+            pass  # `join` tries again and says why named URLs are off
+
+
+def _fixed_ports(project) -> frozenset[int]:
+    """The project's own fixed ports, which a proxy it starts must leave free."""
+    return frozenset(s.port for s in project.services.values() if s.port)

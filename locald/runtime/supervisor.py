@@ -252,6 +252,10 @@ def run(project: Project, names: list[str], printer: Printer | None, detached: b
     from ..dashboard import registry
 
     listed = registry.add(project)  # the dashboard finds running projects there
+    if not detached:  # `up -d` warmed the proxy before it started us
+        from ..proxy.client import warm
+
+        warm(project, selection(project, names))
     os.environ.update(supervisor_env(state_dir))  # every child we run carries it: found after a crash
     current = Run(project, names, printer, detached, store, interrupts, say)
     server = None
@@ -388,7 +392,10 @@ def handle(run: Run, command: dict) -> dict:
 
 def spawn_detached(project: Project, names: list[str], reload: bool = True) -> subprocess.Popen:
     """Start `locald _supervise` in its own session; its output goes to .locald/supervisor.log."""
+    from ..proxy.client import warm
+
     state_dir = prepare_state_dir(project.state_dir)
+    warm(project, selection(project, names))
     argv = [sys.executable, "-m", "locald", "-f", str(project.file), "_supervise",
             *([] if reload else ["--no-reload"]), "--", *names]
     with open_append(state_dir / SUPERVISOR_LOG) as log:  # it may quote secrets: 0600
