@@ -82,6 +82,30 @@ def test_same_name_in_two_directories_never_touches_the_other(clash_pair):
     assert ids(name) == []
 
 
+def test_two_ups_at_the_same_moment_one_wins_the_name(clash_pair):
+    """Both would pass the label check before either made a container: the name is held while a run
+    lives, so the second is refused, naming the first, and the first's container stays its own."""
+    from stack import LOCALD
+
+    name = f"ltest-clash-{uuid.uuid4().hex[:8]}"
+    a, b = clash_pair(name)
+    ups = {s: subprocess.Popen([*LOCALD, "-f", str(s.file), "up", "-d"], cwd=s.root, stdout=subprocess.PIPE,
+                               stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, text=True) for s in (a, b)}
+    outs = {s: proc.communicate(timeout=180)[0] for s, proc in ups.items()}
+    winners = [s for s, proc in ups.items() if proc.returncode == 0]
+    assert len(winners) == 1, outs
+    [winner], [loser] = winners, [s for s in (a, b) if s is not winners[0]]
+    assert ups[loser].returncode == 1, outs[loser]
+    assert str(winner.root) in outs[loser] and "[project] name" in outs[loser], outs[loser]
+    [container] = ids(name)
+    config = subprocess.run(["docker", "inspect", "--format", '{{index .Config.Labels "dev.locald.config"}}',
+                             container], capture_output=True, text=True).stdout.strip()
+    assert config == str(winner.file)
+    assert loser.locald("down").returncode == 0 and ids(name) == [container]
+    winner.locald("down", check=True)
+    assert ids(name) == []
+
+
 def test_crash_cleanup_only_removes_this_projects_containers(clash_pair):
     """a's supervisor is killed; `down` in b (same name, never started) must not clean up a's
     containers as if they were its own leftovers; a's own `down` does."""

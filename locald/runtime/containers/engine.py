@@ -244,7 +244,11 @@ def strangers(owner: Owner) -> dict[str, str]:
 
 
 def check_owner(owner: Owner) -> None:
-    """Refuse a compose project name that another stack's containers use (LocaldError naming it)."""
+    """Refuse a compose project name that another stack's containers use, or that another stack
+    starting right now holds (LocaldError naming it)."""
+    from .name_lock import hold
+
+    hold(owner.compose_project, owner.config)
     others = strangers(owner)
     if others:
         raise docker_errors.name_clash(owner.compose_project, others)
