@@ -17,12 +17,14 @@ import os
 import subprocess
 import tempfile
 from contextlib import contextmanager
+from datetime import datetime
 from pathlib import Path
 
 LOCK = Path(tempfile.gettempdir()) / "locald-test-swarm.lock"
 BRIDGE_FILE = LOCK.with_suffix(".gwbridge")  # whether the swarm's maker found docker_gwbridge absent
 MARK = "dev.locald.test-swarm"
 GWBRIDGE = "docker_gwbridge"
+NEVER = ("--resolve-image", "never")  # no registry here: the images are local
 
 
 def _docker(*args: str, check: bool = True) -> str:
@@ -123,22 +125,35 @@ def without_swarm():
         os.close(fd)
 
 
+# A one-shot and a service that waits until it completed.
+JOB_STACK = '''
+[services.first]
+image = "debian:bookworm-slim"
+command = ["sh", "-c", "sleep 1; echo done"]
+
+[services.second]
+image = "debian:bookworm-slim"
+command = "sleep 1000"
+depends_on = { first = "completed_successfully" }
+'''
+
 ORDER_STACK = '''
 # A store that must be healthy, a one-shot migration, and an app that needs both. Every service
-# records when it started in a volume they share (one node), so the order can be read afterwards;
-# overlay traffic between containers does not work on these machines, so nobody calls anybody.
+# records when it started in what they share at /shared (a volume on one node, or a host directory),
+# so the order can be read afterwards; overlay traffic between containers does not work on a
+# single-node swarm on these machines, so nobody calls anybody.
 [services.store]
 image = "redis:7"
 command = ["redis-server", "--save", "", "--appendonly", "no"]
 port = {store_port}
-volumes = ["shared:/shared"]
+volumes = ["{shared}:/shared"]
 health_check = "redis-cli ping | grep -q PONG && {{ [ -e /shared/store-healthy ] || date +%s.%N > /shared/store-healthy; }}"
 restart = "always"
 
 [services.migrate]
 image = "debian:bookworm-slim"
 command = ["sh", "-c", "date +%s.%N > /shared/migrate-started; until [ -e /shared/store-healthy ]; do sleep 0.2; done; sleep 1; date +%s.%N > /shared/migrated"]
-volumes = ["shared:/shared"]
+volumes = ["{shared}:/shared"]
 depends_on = ["store"]
 
 # Crashes unless the migration ran: `docker stack deploy` alone makes it crash-loop.
@@ -155,7 +170,7 @@ while (my $client = $server->accept) {{
   close $client;
 }}
 \'\'\' }}
-volumes = ["shared:/shared"]
+volumes = ["{shared}:/shared"]
 container_port = 8080
 port = {port}
 health_check = {{ type = "http", path = "/" }}
@@ -164,7 +179,25 @@ depends_on = {{ store = "healthy", migrate = "completed_successfully" }}
 '''
 
 
-def order_stack(port: int, store_port: int) -> str:
+def order_stack(port: int, store_port: int, shared: str = "shared") -> str:
     """The services of the order example, published on these host ports (host mode binds every
-    interface: fixed ports would clash with other runs on the machine)."""
-    return ORDER_STACK.format(port=port, store_port=store_port)
+    interface: fixed ports would clash with other runs on the machine). shared: what they mount at
+    /shared, a named volume (one node) or a host directory (every node of a swarm on this machine)."""
+    return ORDER_STACK.format(port=port, store_port=store_port, shared=shared)
+
+
+def assert_ran_in_order(shared: Path) -> None:
+    """What the order example wrote at /shared says: the migration started after the store was healthy,
+    the app after it finished, and the app started once (it crashes without the migration)."""
+    store_healthy = float((shared / "store-healthy").read_text())
+    migrate_started = float((shared / "migrate-started").read_text())
+    migrated = float((shared / "migrated").read_text())
+    app_starts = [float(x) for x in (shared / "app-started").read_text().split()]
+    assert store_healthy < migrate_started < migrated < app_starts[0]
+    assert len(app_starts) == 1, "the app crash-looped"
+
+
+def instant(text: str) -> datetime:
+    """The manager's RFC 3339 nanosecond timestamps, to microseconds."""
+    head, _, frac = text.rstrip("Z").partition(".")
+    return datetime.fromisoformat(f"{head}.{(frac + '000000')[:6]}")

@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import subprocess
 import urllib.request
-from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -21,9 +20,7 @@ from locald.plan import free_port
 from locald.swarm import cluster
 from locald.swarm.deploy import deploy
 from locald.swarm.manage import down
-from swarm_support import order_stack, swarm_mode
-
-NEVER = ("--resolve-image", "never")  # no registry here: the images are local
+from swarm_support import JOB_STACK, NEVER, assert_ran_in_order, instant, order_stack, swarm_mode
 
 
 @pytest.fixture(scope="module")
@@ -58,12 +55,6 @@ def volume_files(stack_name: str) -> Path:
     return Path(out)
 
 
-def instant(text: str) -> datetime:
-    """The manager's RFC 3339 nanosecond timestamps, to microseconds."""
-    head, _, frac = text.rstrip("Z").partition(".")
-    return datetime.fromisoformat(f"{head}.{(frac + '000000')[:6]}")
-
-
 def test_deploy_waits_for_a_healthy_store_and_a_migration_then_down_leaves_nothing(swarm_stack):
     port = free_port()
     stack = swarm_stack(order_stack(port, free_port()) + '\n[services.docs]\ncommand = "python3 -m http.server $PORT"\n')
@@ -77,13 +68,7 @@ def test_deploy_waits_for_a_healthy_store_and_a_migration_then_down_leaves_nothi
 
     # Order, from inside: the migration started after the store was healthy, the app after it finished,
     # and the app started once (it crashes without the migration: it never had to).
-    files = volume_files(stack.name)
-    store_healthy = float((files / "store-healthy").read_text())
-    migrate_started = float((files / "migrate-started").read_text())
-    migrated = float((files / "migrated").read_text())
-    app_starts = [float(x) for x in (files / "app-started").read_text().split()]
-    assert store_healthy < migrate_started < migrated < app_starts[0]
-    assert len(app_starts) == 1, "the app crash-looped"
+    assert_ran_in_order(volume_files(stack.name))
 
     # Order, from the swarm: one task each, none failed; each wave's task was created after the one
     # before reached its state.
@@ -145,16 +130,7 @@ depends_on = { broken = "completed_successfully" }
 
 
 def test_jobs_on_request_run_the_one_shot_as_a_swarm_job(swarm_stack):
-    stack = swarm_stack('''
-[services.first]
-image = "debian:bookworm-slim"
-command = ["sh", "-c", "sleep 1; echo done"]
-
-[services.second]
-image = "debian:bookworm-slim"
-command = "sleep 1000"
-depends_on = { first = "completed_successfully" }
-''')
+    stack = swarm_stack(JOB_STACK)
     events = []
     name, built = deploy(load_project(stack.file), resolve_image="never", timeout=240, jobs=True,
                          on_event=events.append)

@@ -149,9 +149,9 @@ _extend(cli.commands["status"], [_swarm_option("Show"), _stack_option()],
 
 
 def _down_swarm(obj: Obj, extra: dict) -> None:
-    from ..swarm.manage import down
-
     from ..swarm.build import stack_name
+    from ..swarm.cluster import STACK_LABEL
+    from ..swarm.manage import down
 
     project = _project(obj)
     removed = down(project, extra["stack"])
@@ -165,6 +165,9 @@ def _down_swarm(obj: Obj, extra: dict) -> None:
     if removed.orphan_tasks:
         _warn(f"the swarm still lists {len(removed.orphan_tasks)} finished job task(s) of {removed.stack} "
               "(moby/moby#44312); they go when the node leaves the swarm")
+    if removed.orphan_nodes:
+        _warn(f"their finished containers stay on {', '.join(removed.orphan_nodes)}: there, "
+              f"`docker container prune --filter label={STACK_LABEL}={removed.stack}` removes them")
 
 
 _extend(cli.commands["down"], [_swarm_option("Remove"), _stack_option()],

@@ -137,8 +137,22 @@ def remove_exited(stack: str) -> None:
 
 def orphan_tasks(stack: str) -> list[str]:
     """Tasks the swarm still lists for a removed stack (a job's, moby/moby#44312)."""
-    result = run(["stack", "ps", "-q", "--no-trunc", stack])
-    return result.stdout.split() if result.returncode == 0 else []
+    return list(_orphans(stack))
+
+
+def orphan_nodes(stack: str) -> list[str]:
+    """The other nodes that ran those tasks: their finished containers stay there, out of reach of
+    `remove_exited`, which sees only the node the CLI talks to."""
+    here = run(["info", "--format", "{{.Name}}"]).stdout.strip()
+    return sorted(set(_orphans(stack).values()) - {here})
+
+
+def _orphans(stack: str) -> dict[str, str]:
+    """task id → its node's hostname."""
+    result = run(["stack", "ps", "--no-trunc", "--format", "{{.ID}} {{.Node}}", stack])
+    if result.returncode != 0:
+        return {}
+    return dict(line.split(" ", 1) for line in result.stdout.splitlines() if " " in line)
 
 
 def volumes(stack: str) -> list[str]:

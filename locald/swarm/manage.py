@@ -45,6 +45,7 @@ class Removed:
     stack: str
     volumes: list[str] = field(default_factory=list)  # named volumes kept (they hold data)
     orphan_tasks: list[str] = field(default_factory=list)
+    orphan_nodes: list[str] = field(default_factory=list)  # other nodes still holding their containers
 
 
 def down(project: Project, stack: str | None = None, timeout: float = 120.0, clock=time.monotonic) -> Removed | None:
@@ -64,7 +65,8 @@ def down(project: Project, stack: str | None = None, timeout: float = 120.0, clo
             left = cluster.leftovers(name)
         if not any(left.values()):
             if empty_once:  # twice in a row: the swarm's network removal can briefly hide a network
-                return Removed(name, cluster.volumes(name), cluster.orphan_tasks(name))
+                orphans = cluster.orphan_tasks(name)
+                return Removed(name, cluster.volumes(name), orphans, cluster.orphan_nodes(name) if orphans else [])
             empty_once = True
         else:
             empty_once = False
