@@ -78,6 +78,11 @@ def test_same_name_in_two_directories_never_touches_the_other(clash_pair):
     assert len(theirs) == 1
     a.locald("down", check=True)  # a is not running: its down must leave b alone
     assert ids(name) == theirs
+    logs_a = a.locald("logs", "box")  # compose's logs go by the project name: they would be b's
+    assert "containers' logs left out" in logs_a.stdout and str(b.root) in logs_a.stdout, logs_a.stdout
+    run_a = a.locald("run", "box", "--", "true")  # nor may a one-off of a's join b's compose project
+    assert run_a.returncode == 1 and str(b.root) in run_a.stderr, run_a.stdout + run_a.stderr
+    assert ids(name) == theirs
     b.locald("down", check=True)
     assert ids(name) == []
 

@@ -11,6 +11,7 @@ from collections import deque
 from pathlib import Path
 
 from ..config.model import Project
+from ..errors import LocaldError
 from ..plan import compose_project_name
 from .containers.runtime import compose_file, logs_argv, pump_compose_logs
 from .output import Printer, open_sinks
@@ -71,7 +72,7 @@ def show(project: Project, names: list[str], follow: bool, tail: int | None, pri
             reader(_follow_file, path, offset, sinks[name].feed, stop)
     containers = [n for n in names if project.services[n].is_container]
     proc = None
-    if containers and compose_file(state_dir).exists():
+    if containers and compose_file(state_dir).exists() and _own_containers(project, printer):
         from .containers.compose_cli import compose_argv
 
         compose = compose_argv([compose_file(state_dir)], compose_project_name(project), project.root)
@@ -92,6 +93,23 @@ def show(project: Project, names: list[str], follow: bool, tail: int | None, pri
             t.join(timeout=1)
         for sink in sinks.values():
             sink.close()
+
+
+def _own_containers(project: Project, printer: Printer) -> bool:
+    """Whether the containers under this project's compose name are this locald.toml's: `docker compose
+    logs` goes by that name alone, and would show another stack's. Else a word why they are left out."""
+    from .containers import engine
+    from .containers.errors import name_clash
+
+    owner = engine.Owner.of(project)
+    try:
+        others = engine.strangers(owner)  # read-only: `logs` must not hold the name as `up` does
+    except LocaldError as exc:  # no engine: the processes' logs are still worth showing
+        printer.system(f"containers' logs left out: {exc}")
+        return False
+    if others:
+        printer.system(f"containers' logs left out: {name_clash(owner.compose_project, others)}")
+    return not others
 
 
 def follow_until_interrupted(project: Project, names: list[str], tail: int | None, printer: Printer) -> None:

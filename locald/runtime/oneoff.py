@@ -19,9 +19,10 @@ def exec_in_service(project: Project, name: str, argv: list[str]) -> None:
     unknown_services(project, [name])
     service = project.services[name]
     if service.is_container:
-        from .containers import images
+        from .containers import engine, images
         from .containers.runtime import ContainerRuntime
 
+        engine.check_owner(engine.Owner.of(project))  # a one-off must not join another stack's project
         facts = images.survey(project, [name])  # `compose run` builds or pulls what is missing itself
         plan = make_plan(project, images.exposed_ports(project, facts.infos), read_ports(project.state_dir),
                          check_free=False)
