@@ -144,7 +144,7 @@ ORDER_STACK = '''
 # single-node swarm on these machines, so nobody calls anybody.
 [services.store]
 image = "redis:7"
-command = ["redis-server", "--save", "", "--appendonly", "no"]
+command = ["redis-server", "--save", "", "--appendonly", "no", "--protected-mode", "no"]
 port = {store_port}
 volumes = ["{shared}:/shared"]
 health_check = "redis-cli ping | grep -q PONG && {{ [ -e /shared/store-healthy ] || date +%s.%N > /shared/store-healthy; }}"

@@ -78,10 +78,12 @@ def test_export_target_swarm_writes_a_stack_file_the_docker_cli_accepts(rich):
         {"target": 9000, "published": 9000, "protocol": "udp", "mode": "host"},
         {"target": 7000, "published": 7000, "protocol": "tcp", "mode": "host"},
         {"target": 7001, "published": 7001, "protocol": "tcp", "mode": "host"}]
-    # deploy: one replica, restart from `restart`, the one-shot never restarted, resources converted.
-    assert app["deploy"] == {"replicas": 1, "restart_policy": {"condition": "on-failure", "max_attempts": 2}}
-    assert migrate["deploy"] == {"replicas": 1, "restart_policy": {"condition": "none"}}
-    assert cache["deploy"] == {"replicas": 1, "restart_policy": {"condition": "any"},
+    # deploy: one replica found by DNS round robin, restart from `restart`, the one-shot never restarted,
+    # resources converted.
+    one = {"replicas": 1, "endpoint_mode": "dnsrr"}
+    assert app["deploy"] == {**one, "restart_policy": {"condition": "on-failure", "max_attempts": 2}}
+    assert migrate["deploy"] == {**one, "restart_policy": {"condition": "none"}}
+    assert cache["deploy"] == {**one, "restart_policy": {"condition": "any"},
                                "resources": {"limits": {"memory": "256m", "cpus": "0.5"}}}
     assert db["deploy"]["restart_policy"] == {"condition": "none"}, "locald's default `no` stays no restart"
     # Kept as the export wrote them: health checks (less what the format lacks), env escaping, volumes.
@@ -141,9 +143,9 @@ def test_needs_waves_and_what_each_wave_waits_for():
 
 def test_the_users_deploy_section_wins_over_ours():
     doc = {"services": {"web": {"image": "w", "restart": "always",
-                                "deploy": {"replicas": 3, "restart_policy": {"delay": "1s"}}}}}
+                                "deploy": {"replicas": 3, "restart_policy": {"delay": "1s"}, "endpoint_mode": "vip"}}}}
     assert to_stack(doc).document["services"]["web"]["deploy"] == {
-        "replicas": 3, "restart_policy": {"condition": "any", "delay": "1s"}}
+        "replicas": 3, "restart_policy": {"condition": "any", "delay": "1s"}, "endpoint_mode": "vip"}
 
 
 @pytest.mark.parametrize("restart, one_shot, policy", [

@@ -82,6 +82,14 @@ def test_deploy_across_two_nodes_keeps_the_order_and_down_leaves_nothing(two_nod
         with pytest.raises(urllib.error.URLError):
             get(f"http://{manager.address}:{PORT}/")
 
+        # Service to service by name, across the nodes (the app on the worker, the store on the manager):
+        # DNS round-robin endpoints need no IPVS, which this kernel lacks (a virtual IP never answers).
+        [app_container] = worker.docker("ps", "-q", "--filter", f"label=com.docker.swarm.service.name={stack.name}_app"
+                                        ).split()
+        ping = ('my $s = IO::Socket::INET->new(PeerAddr => "store:6379", Timeout => 5) or die "$@\\n";'
+                'print $s "PING\\r\\n"; print scalar <$s>;')
+        assert worker.docker("exec", app_container, "perl", "-MIO::Socket::INET", "-e", ping).strip() == "+PONG"
+
         rows = {r["name"]: r for r in json.loads(locald("status", "--swarm", "--json").stdout)["services"]}
         assert {n: (r["status"], r["node"]) for n, r in rows.items()} == {
             "store": ("running", manager.name), "migrate": ("complete", worker.name), "app": ("running", worker.name)}

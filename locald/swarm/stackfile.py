@@ -2,7 +2,7 @@
 
 A transformation of that document, never a second translator: every service keeps its image, command,
 env, volumes, health check and init; then
-- `deploy`: one replica, `restart_policy` from `restart`, resources from `mem_limit`/`cpus`/… (the
+- `deploy`: one replica, DNS round-robin endpoints, `restart_policy` from `restart`, resources from `mem_limit`/`cpus`/… (the
   `compose` passthrough), and for a service something waits on with `completed_successfully`, a one-shot
   (`mode: replicated-job` when the swarm has jobs, else a replica that is never restarted);
 - ports in Swarm's long syntax, host mode (see ports.py);
@@ -156,6 +156,11 @@ def _ports(name: str, ports: list, dropped: dict[str, list[str]]) -> list[dict]:
 def _deploy(definition: dict, one_shot: bool, jobs: bool, resources: dict[str, dict]) -> dict:
     """Ours first, then whatever the user's `deploy` says on top (their word wins)."""
     ours: dict[str, Any] = {"mode": "replicated-job"} if one_shot and jobs else {"replicas": 1}
+    # Services find each other by DNS round robin, not a virtual IP: the VIP needs IPVS, which some
+    # kernels lack (measured on our CI machines: `No route to host`; dnsrr works across nodes), and with
+    # host-mode ports (ports.py) the VIP's load balancing has nothing to add. As with compose, a name
+    # then resolves to the task's own address, which changes when the task is replaced.
+    ours["endpoint_mode"] = "dnsrr"
     ours["restart_policy"] = restart_policy(definition.get("restart"), one_shot)
     if resources:
         ours["resources"] = resources
