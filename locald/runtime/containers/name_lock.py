@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import fcntl
 import os
-from pathlib import Path
 
 from ...errors import LocaldError
 from ...proxy import dirs
@@ -34,7 +33,7 @@ def hold(compose_project: str, config: str) -> None:
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
-        holder = Path(path).read_text(errors="replace").strip()
+        holder = path.read_text(errors="replace").strip()
         os.close(fd)
         if holder == config:
             return  # this locald.toml's own supervisor (e.g. `locald run` next to `up`)
