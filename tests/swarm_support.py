@@ -140,8 +140,8 @@ depends_on = { first = "completed_successfully" }
 ORDER_STACK = '''
 # A store that must be healthy, a one-shot migration, and an app that needs both. Every service
 # records when it started in what they share at /shared (a volume on one node, or a host directory),
-# so the order can be read afterwards; overlay traffic between containers does not work on a
-# single-node swarm on these machines, so nobody calls anybody.
+# so the order can be read afterwards (the two-node test also calls the store by name: services reach
+# each other through locald's DNS round-robin endpoints, not through a virtual IP, which needs IPVS).
 [services.store]
 image = "redis:7"
 command = ["redis-server", "--save", "", "--appendonly", "no", "--protected-mode", "no"]
