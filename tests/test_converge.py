@@ -104,9 +104,10 @@ def test_attached_up_follows_edits_and_ctrl_c_leaves_nothing(stack_factory):
     proc = s.up_attached()
     try:
         wait_until(lambda: s.state().get("phase") == "ready", timeout=60, what="the stack to be ready")
-        before = pids(s)
+        before, applied = pids(s), s.state().get("config_applied")
         edit(s, 'command = "sleep 300"', 'command = "sleep 299"')
         wait_until(lambda: pids(s)["a"] not in (None, before["a"]), what="a to restart after the save")
+        wait_until(lambda: s.state().get("config_applied") != applied, what="the edit to be applied")
         proc.send_signal(signal.SIGINT)
         out, _ = proc.communicate(timeout=60)
     finally:

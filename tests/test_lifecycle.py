@@ -278,27 +278,54 @@ def test_attached_up_exits_with_the_first_nonzero_code_after_restarts_are_spent(
     s = stack_factory("""
         [services.second]
         type = "worker"
-        command = "sleep 3; exit 3"
+        command = "sleep 6; exit 3"
 
         [services.later]
         type = "worker"
-        command = "sleep 4; exit 5"
+        command = "sleep 7; exit 5"
 
         [services.retried]
         type = "worker"
         command = "exit 0"
         restart = "on-failure"
 
+        # Runs long enough to count as started (one that fails at once fails `up` itself: see below).
         [services.flaky]
         type = "worker"
-        command = "exit 7"
+        command = "sleep 1.2; exit 7"
         restart = "on-failure"
         max_restarts = 2
     """)
     proc = s.up_attached()
-    out, _ = proc.communicate(timeout=30)
+    out, _ = proc.communicate(timeout=40)
     assert "flaky exited with code 7; gave up after 2 restarts" in out, out
-    assert proc.returncode == 7, out  # flaky gave up (~0.3 s) before second (3 s) and later (4 s) ended
+    assert proc.returncode == 7, out  # flaky gave up (~4 s) before second (6 s) and later (7 s) ended
+    s.assert_nothing_left()
+
+
+@pytest.mark.parametrize("restart", ["no", "on-failure"])
+def test_a_process_that_fails_within_a_second_fails_up(stack_factory, restart):
+    """Once it passed as started the moment it was spawned: `up -d` said ready and exited 0 while an
+    import error ended the process 0.3 s later. A crash loop fails at the dependency timeout, saying so."""
+    s = stack_factory(f"""
+        [services.api]
+        type = "worker"
+        command = "sleep 0.3; echo 'ImportError: no module named flask' >&2; exit 4"
+        restart = "{restart}"
+
+        [services.web]
+        type = "worker"
+        command = "sleep 300"
+        depends_on = {{ api = {{ condition = "started", timeout = "4s" }} }}
+    """)
+    up = s.locald("up", "-d")
+    text = up.stdout + up.stderr
+    assert up.returncode == 1, text
+    if restart == "no":
+        assert "service api exited with code 4" in text and "ImportError: no module named flask" in text, text
+    else:
+        assert "did not keep running for 1s within 4s: it was restarted" in text, text
+    assert "web: started" not in text, "what waits for api must not start"
     s.assert_nothing_left()
 
 

@@ -184,9 +184,10 @@ def test_every_child_is_reaped(engine_stack_factory):
         command = "sleep 300"
         health_check = { command = "true", interval = "100ms" }
 
+        # Runs long enough to count as started, then fails again and again.
         [services.flappy]
         type = "worker"
-        command = "sleep 0.2; exit 1"
+        command = "sleep 1.2; exit 1"
         restart = "always"
     """)
     s.locald("up", "-d", check=True)

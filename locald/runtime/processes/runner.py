@@ -37,6 +37,10 @@ TOKEN_VAR = PROCESS_MARKER  # unique per runner: finds this runner's escaped des
 _F_SETPIPE_SZ = 1031
 _PIPE_SIZE = 1 << 20  # fewer wake-ups when a service floods its output
 _READ_SIZE = 1 << 18
+# A process counts as started once it has run this long (or ended with 0): one that crashes at once,
+# say on an import error, fails `up` instead of passing as started. The runner sees an exit at once
+# (pidfd), so a second is enough; containers need two (the engine reports exits late).
+STARTED_AFTER = 1.0
 
 
 # --- the runner ------------------------------------------------------------------------------------
@@ -91,6 +95,7 @@ class ProcessRunner:
         self._done = False  # no run will follow: the thread is finished
         self._stopping = False
         self._started_at: float | None = None
+        self._run_began = 0.0  # monotonic start of the current run
         self._first_start: float | None = None  # boot-time seconds of the first run: older processes are not ours
         self._ended_at: float | None = None  # wall clock of the end of the last run, once no run follows
         self._message = ""
@@ -210,8 +215,9 @@ class ProcessRunner:
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
                     raise LocaldError(self._explain(self._timeout_text(condition, timeout)))
-                # With a cancel event to watch, wake up now and then; otherwise sleep until notified.
-                self._cond.wait(min(remaining, 0.1) if cancel is not None else remaining)
+                # With a cancel event to watch, wake up now and then; otherwise sleep until notified
+                # (or until a run that keeps going counts as started).
+                self._cond.wait(min(remaining, 0.1 if cancel is not None else remaining, self._until_started(condition)))
 
     def status(self) -> dict:
         with self._cond:
@@ -250,7 +256,8 @@ class ProcessRunner:
         if condition == STARTED:
             if self._done and (self._exit_code or not self._spawned):
                 return False, describe_exit(self._exit_code) if self._spawned else self._message
-            return self._spawned, ""
+            # A run that ended with 0 counts (a ticker restarted after each exit 0 is no crash).
+            return self._done or self._completed_ok or self._until_started(condition) == 0, ""
         # healthy
         if self._health == "healthy" and self._state in ("healthy",):
             return True, ""
@@ -262,12 +269,23 @@ class ProcessRunner:
             return False, text
         return False, ""
 
+    def _until_started(self, condition: str) -> float:
+        """Seconds until the current run counts as started (0: it does; inf: nothing to wait for, as for
+        another condition or between runs). Called with the lock held."""
+        if condition != STARTED or not self._spawned or self._exit_code is not None:
+            return float("inf")
+        return max(0.0, STARTED_AFTER - (time.monotonic() - self._run_began))
+
     def _timeout_text(self, condition: str, timeout: float) -> str:
         if condition == HEALTHY and self._probe is not None:
             why = f" (last probe: {self._probe.last_error})" if self._probe.last_error else ""
             return f"did not {self._probe.describe()} within {timeout:g}s{why}"
         if condition == COMPLETED:
             return f"did not complete within {timeout:g}s (state: {self._state})"
+        if self._restarts:
+            last = f"; it last {describe_exit(self._exit_code)}" if self._exit_code is not None else ""
+            return (f"did not keep running for {STARTED_AFTER:g}s within {timeout:g}s: it was restarted "
+                    f"{self._restarts} time{'s' if self._restarts != 1 else ''}{last}")
         return f"did not start within {timeout:g}s"
 
     def _explain(self, failure: str) -> str:
@@ -295,7 +313,7 @@ class ProcessRunner:
                           stdin=subprocess.DEVNULL, start_new_session=True)
             self._child, self._pid, self._pgid = child, child.pid, child.pid
             self._spawned = True
-            self._started_at = time.time()
+            self._started_at, self._run_began = time.time(), time.monotonic()
             self._exit_code = None
             self._generation += 1
             self._health = "starting" if self._probe is not None else None
