@@ -217,7 +217,8 @@ class ProcessRunner:
                     raise LocaldError(self._explain(self._timeout_text(condition, timeout)))
                 # With a cancel event to watch, wake up now and then; otherwise sleep until notified
                 # (or until a run that keeps going counts as started).
-                self._cond.wait(min(remaining, 0.1 if cancel is not None else remaining, self._until_started(condition)))
+                step = min(remaining, self._until_started(condition))
+                self._cond.wait(min(step, 0.1) if cancel is not None else step)
 
     def status(self) -> dict:
         with self._cond:
