@@ -2,8 +2,8 @@
 failures explained, `status --swarm`, `down --swarm` leaving nothing.
 
 The module turns the shared engine into a swarm only while it runs (tests/swarm_support.py: a lock
-shared with every other run, left at the end when we made it). Overlay traffic between containers
-does not work on these machines, so the services record their order in a volume they share.
+shared with every other run, left at the end when we made it). The services record their order in a
+volume they share.
 """
 
 from __future__ import annotations

@@ -113,9 +113,25 @@ def service_logs(full_name: str, lines: int = 15) -> list[str]:
 
 
 def remove(stack: str) -> None:
+    """`docker stack rm`. It removes the services, then the networks at once: a network that a task
+    still shutting down uses is refused ("is in use by task"), which is no failure — the caller waits
+    for the task and removes the network (remove_networks)."""
     result = run(["stack", "rm", stack], timeout=120)
-    if result.returncode != 0:
+    if result.returncode != 0 and not only_networks_in_use_by_tasks(result.stderr):
         raise LocaldError(f"`docker stack rm {stack}` failed: {result.stderr.strip()}")
+
+
+def only_networks_in_use_by_tasks(stderr: str) -> bool:
+    """Whether every failure `docker stack rm` reports is a network a task still uses (transient; one
+    that a service uses is not: that service is no part of the stack and will not go by itself)."""
+    failures = stderr.count("Failed to remove")
+    return failures > 0 and failures == stderr.count("Failed to remove network") == stderr.count("in use by task")
+
+
+def remove_networks(ids: list[str]) -> None:
+    """Best effort: a network still in use stays, to be tried again."""
+    if ids:
+        run(["network", "rm", *ids])
 
 
 def leftovers(stack: str) -> dict[str, list[str]]:

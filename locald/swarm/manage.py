@@ -63,6 +63,9 @@ def down(project: Project, stack: str | None = None, timeout: float = 120.0, clo
         if not left["services"] and not left["networks"] and left["containers"]:
             cluster.remove_exited(name)
             left = cluster.leftovers(name)
+        if not left["services"] and left["networks"]:
+            cluster.remove_networks(left["networks"])  # those `stack rm` found still in use by a task
+            left = cluster.leftovers(name)
         if not any(left.values()):
             if empty_once:  # twice in a row: the swarm's network removal can briefly hide a network
                 orphans = cluster.orphan_tasks(name)
