@@ -3,6 +3,7 @@ states. No swarm needed: `docker stack config` checks the file with the docker C
 
 from __future__ import annotations
 
+import os
 import subprocess
 
 import pytest
@@ -122,6 +123,22 @@ def test_stack_option_needs_the_swarm_target(tmp_path):
     assert result.returncode == 2 and "--stack needs --target swarm" in result.stderr
     bad = run_locald("export", "compose", "--target", "swarm", "--stack", "Bad Name", cwd=tmp_path)
     assert bad.returncode == 1 and "invalid stack name 'Bad Name'" in bad.stderr
+
+
+def test_a_stack_name_too_long_for_its_service_names_is_refused_before_the_engine_is_asked(tmp_path):
+    """The swarm names services STACK_SERVICE and refuses more than 63 characters ("name must be 63
+    characters or fewer") only when a wave deploys that service, after the earlier waves ran. Said first,
+    with no engine to ask."""
+    (tmp_path / "locald.toml").write_text('[project]\nname = "s"\n\n[services.cache]\nimage = "redis:7"\n')
+    fits, too_long = "x" * (63 - len("_cache")), "x" * (64 - len("_cache"))
+    assert run_locald("export", "compose", "--target", "swarm", "--stack", fits, cwd=tmp_path).returncode == 0
+    for argv in (["export", "compose", "--target", "swarm"], ["deploy", "swarm"], ["down", "--swarm"],
+                 ["status", "--swarm"]):
+        nowhere = {**os.environ, "DOCKER_HOST": "unix:///nowhere"}
+        result = run_locald(*argv, "--stack", too_long, cwd=tmp_path, env=nowhere)
+        assert result.returncode == 1, (argv, result.stderr)
+        assert f"stack name too long: the swarm names its services STACK_SERVICE, at most 63 characters, and " \
+               f"{too_long}_cache has 64" in result.stderr, (argv, result.stderr)
 
 
 def test_needs_waves_and_what_each_wave_waits_for():

@@ -22,6 +22,7 @@ HEADER = ("# Exported by `locald export compose --target swarm` from {file}: a D
           "# `locald deploy swarm` deploys it in dependency order;\n"
           "# all at once (no order): docker stack deploy -c {name} {stack}\n")
 _NAME = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
+MAX_SERVICE_NAME = 63  # a swarm service name is a DNS label
 
 
 def stack_of(plan: Plan, base_dir: Path, jobs: bool = False) -> tuple[Stack, list[str]]:
@@ -40,6 +41,11 @@ def stack_name(project: Project, given: str | None) -> str:
     if not _NAME.match(name):
         raise LocaldError(f"invalid stack name {name!r}: use lowercase letters, digits, '-' and '_', "
                           "starting with a letter or digit")
+    longest = max((s.name for s in project.containers), key=len, default=None)
+    if longest is not None and len(name) + 1 + len(longest) > MAX_SERVICE_NAME:
+        raise LocaldError(f"stack name too long: the swarm names its services STACK_SERVICE, at most "
+                          f"{MAX_SERVICE_NAME} characters, and {name}_{longest} has {len(name) + 1 + len(longest)}; "
+                          "choose a shorter --stack")
     return name
 
 

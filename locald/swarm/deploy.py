@@ -47,11 +47,11 @@ def deploy(project: Project, stack: str | None = None, *, resolve_image: str = "
     """Deploy the container services of `project` as the swarm stack `stack` (default: the project's
     name). jobs: one-shots as `mode: replicated-job` (needs engine API 1.41 and docker CLI 23).
     Returns the stack's name and the stack; raises LocaldError naming the service that failed."""
+    name = stack_name(project, stack)  # a mistake in it is said before the engine is asked
     cluster.require_manager()
     if jobs and not cluster.jobs_supported():
         raise LocaldError("--jobs needs swarm jobs, which this engine or docker CLI lacks (engine API 1.41 "
                           "and docker CLI 23 or newer); deploy without --jobs")
-    name = stack_name(project, stack)
     directory = project.state_dir / "swarm"
     built, notes = stack_of(export_plan(project), directory, jobs=jobs)
     for note in notes:

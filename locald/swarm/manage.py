@@ -17,8 +17,8 @@ POLL = 0.5
 def status_rows(project: Project, stack: str | None = None) -> tuple[str, list[dict]]:
     """One row per service of locald.toml: where its task stands on the swarm (host processes are
     not in the stack: their status says so)."""
+    name = stack_name(project, stack)  # a mistake in it is said before the engine is asked
     cluster.require_manager()
-    name = stack_name(project, stack)
     services = cluster.services(name)
     nodes = cluster.node_names([t.node_id for s in services.values() for t in s.tasks[-1:]])
     rows = []
@@ -51,8 +51,8 @@ class Removed:
 def down(project: Project, stack: str | None = None, timeout: float = 120.0, clock=time.monotonic) -> Removed | None:
     """`docker stack rm`, then wait until its services, networks and this node's containers are gone.
     None when nothing of the stack exists."""
+    name = stack_name(project, stack)  # a mistake in it is said before the engine is asked
     cluster.require_manager()
-    name = stack_name(project, stack)
     if not any(cluster.leftovers(name).values()):
         return None
     cluster.remove(name)
