@@ -196,6 +196,9 @@ watch = { paths = ["data"], action = "sync", target = "/data" }
     ('["src", { paths = "x", ignore = ["a\\\\"] }]', "$.services.api.watch[1].ignore[0]",
      "'a\\' is not a pattern git can read (a lone `!`, a trailing `\\`)"),
     ('{ paths = "src", actoin = "sync" }', "$.services.api.watch.actoin", "unknown key 'actoin' (did you mean 'action'?)"),
+    ('["src", "/**/*.py"]', "$.services.api.watch[1]",  # once: validated, then the watcher gave up in /proc
+     "'/**/*.py' watches the whole filesystem; name the directories your code is in (relative to locald.toml, "
+     'e.g. "src/**/*.py")'),
 ])
 def test_process_watch_mistakes_at_their_line(tmp_path, watch, where, message):
     f = tmp_path / "locald.toml"

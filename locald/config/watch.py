@@ -119,6 +119,10 @@ def _paths(found: list[tuple[tuple, str]], report: Report, ignore: bool = False)
             spec([text]) if ignore else WatchedPath.of(text, Path("/"))
         except ValueError:
             report(where, f"'{text}' is not a pattern git can read (a lone `!`, a trailing `\\`)")
+            continue
+        if not ignore and split(text)[0] == "/":  # every directory of the machine: the watcher gives up
+            report(where, f"'{text}' watches the whole filesystem; name the directories your code is in "
+                          "(relative to locald.toml, e.g. \"src/**/*.py\")")
 
 
 def _rule(name: str, raw: dict, kind: str, where: tuple, rule: dict, report: Report) -> None:
