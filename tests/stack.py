@@ -93,6 +93,17 @@ class Stack:
             assert self.containers() == [], "containers left behind"
             assert self.networks() == [], "networks left behind"
 
+    def interrupt_without_state_dir(self, proc: subprocess.Popen, timeout: float) -> tuple[str, Path]:
+        """Once the attached run `proc` is ready, put a file where its state directory was (it can no
+        longer write there), then Ctrl-C it. Its output, and where the state directory was."""
+        wait_until(lambda: self.state().get("phase") == "ready", timeout=timeout, what="ready")
+        marker_dir = self.state_dir.resolve()
+        self.state_dir.rename(self.root / ".locald.moved")
+        self.state_dir.write_text("in the way")
+        proc.send_signal(signal.SIGINT)
+        out, _ = proc.communicate(timeout=timeout)
+        return out, marker_dir
+
     def supervisor_pid(self) -> int:
         return int(self.state()["pid"])
 

@@ -380,13 +380,7 @@ def test_state_dir_that_becomes_unwritable_while_running_still_stops_everything(
         stop_grace_period = "1s"
         depends_on = ["api"]
     """)
-    proc = s.up_attached()
-    wait_until(lambda: s.state().get("phase") == "ready", what="ready")
-    marker_dir = s.state_dir.resolve()
-    s.state_dir.rename(s.root / ".locald.moved")
-    s.state_dir.write_text("in the way")
-    proc.send_signal(signal.SIGINT)
-    out, _ = proc.communicate(timeout=30)
+    out, marker_dir = s.interrupt_without_state_dir(s.up_attached(), timeout=30)
     assert "Traceback" not in out, out
     assert "cannot write" in out and "still stops everything" in out, out
     from locald.runtime.cleanup import find_leftovers

@@ -82,13 +82,7 @@ def test_state_dir_gone_while_running_still_removes_containers_and_network(engin
         command = "sleep 300"
         depends_on = ["cache"]
     """)
-    proc = s.up_attached()
-    wait_until(lambda: s.state().get("phase") == "ready", timeout=60, what="ready")
-    marker_dir = s.state_dir.resolve()
-    s.state_dir.rename(s.root / ".locald.moved")
-    s.state_dir.write_text("in the way")
-    proc.send_signal(signal.SIGINT)
-    out, _ = proc.communicate(timeout=60)
+    out, marker_dir = s.interrupt_without_state_dir(s.up_attached(), timeout=60)
     assert "Traceback" not in out, out
     assert s.containers() == [] and s.networks() == [], "the containers outlived a state dir that went away"
     from locald.runtime.cleanup import find_leftovers

@@ -99,17 +99,13 @@ def _own_containers(project: Project, printer: Printer) -> bool:
     """Whether the containers under this project's compose name are this locald.toml's: `docker compose
     logs` goes by that name alone, and would show another stack's. Else a word why they are left out."""
     from .containers import engine
-    from .containers.errors import name_clash
 
-    owner = engine.Owner.of(project)
     try:
-        others = engine.strangers(owner)  # read-only: `logs` must not hold the name as `up` does
-    except LocaldError as exc:  # no engine: the processes' logs are still worth showing
+        engine.refuse_strangers(engine.Owner.of(project))
+    except LocaldError as exc:  # theirs, or no engine: the processes' logs are still worth showing
         printer.system(f"containers' logs left out: {exc}")
         return False
-    if others:
-        printer.system(f"containers' logs left out: {name_clash(owner.compose_project, others)}")
-    return not others
+    return True
 
 
 def follow_until_interrupted(project: Project, names: list[str], tail: int | None, printer: Printer) -> None:

@@ -249,6 +249,12 @@ def check_owner(owner: Owner) -> None:
     from .name_lock import hold
 
     hold(owner.compose_project, owner.config)
+    refuse_strangers(owner)
+
+
+def refuse_strangers(owner: Owner) -> None:
+    """Refuse a compose project name that another stack's containers use (LocaldError naming it),
+    without taking the name: for what only reads, as `logs` does."""
     others = strangers(owner)
     if others:
         raise docker_errors.name_clash(owner.compose_project, others)
