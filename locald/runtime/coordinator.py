@@ -324,7 +324,8 @@ class Coordinator:
                 self._stop_quietly(runtime, None)  # its last service went: release what they shared
         for runtime in self.runtimes:
             runtime.replan(plan, going + coming, images)
-        fresh = [n for n in plan.order if n in set(coming)]
+        coming_set = set(coming)
+        fresh = [n for n in plan.order if n in coming_set]
         if fresh:
             for runtime in self.runtimes:
                 runtime.prepare(self._names_of(runtime, fresh), self.say)

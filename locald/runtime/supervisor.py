@@ -48,18 +48,20 @@ def unknown_services(project: Project, names) -> None:
                           f"(services: {', '.join(project.services)})")
 
 
-def remove_leftovers(project: Project, state_dir: Path, echo=None) -> None:
+def remove_leftovers(project: Project, state_dir: Path, echo=None, configured_too: bool = False) -> bool:
     """What a crashed run left: its recorded process groups, every marked process and what runs below
-    them, and the compose project's containers."""
+    them, and the compose project's containers (`configured_too`: also when the state records none but
+    locald.toml has container services). True when the state recorded anything, or a process was found."""
     state = read_state(state_dir)
     found = kill_leftovers(state_dir, records=state.get("processes"))
     if found and echo:
         echo(f"removed {found} leftover process{'es' if found != 1 else ''} of an earlier run")
-    compose_project = state.get("compose_project")
-    if compose_project and state.get("containers"):
+    had_containers = bool(state.get("compose_project") and state.get("containers"))
+    if had_containers or (configured_too and project.containers):
         from .containers.engine import Owner, remove_project
 
-        remove_project(Owner.of(project, compose_project))
+        remove_project(Owner.of(project, state.get("compose_project")))
+    return bool(found or had_containers)
 
 
 def already_running(state_dir: Path) -> LocaldError:
@@ -105,10 +107,11 @@ def make_runtimes(plan, names: list[str], images, sinks, store: StateStore, exis
     from .processes.runtime import ProcessRuntime
 
     runtimes = list(existing) or [ProcessRuntime(plan, sinks, on_spawn=store.add_process)]
-    if images is not None and not any(type(r).__name__ == "ContainerRuntime" for r in runtimes):
+    if images is not None:
         from .containers.runtime import ContainerRuntime
 
-        runtimes.append(ContainerRuntime(plan, images, sinks))
+        if not any(isinstance(r, ContainerRuntime) for r in runtimes):
+            runtimes.append(ContainerRuntime(plan, images, sinks))
     return runtimes
 
 
@@ -181,7 +184,7 @@ class Run:
                 self._claim_routes(fresh)
             finally:
                 self.watcher = start_watching(project, names, self.coordinator, self.say)  # the new rules
-                self.definitions = {n: d for n, d in definitions.items()}
+                self.definitions = definitions
                 for name in changes.removed:
                     self.store.forget_service(name)
                     sink = self.sinks.pop(name, None)
@@ -252,12 +255,12 @@ def run(project: Project, names: list[str], printer: Printer | None, detached: b
     from ..dashboard import registry
 
     listed = registry.add(project)  # the dashboard finds running projects there
+    os.environ.update(supervisor_env(state_dir))  # every child we run carries it: found after a crash
+    current = Run(project, names, printer, detached, store, interrupts, say)
     if not detached:  # `up -d` warmed the proxy before it started us
         from ..proxy.client import warm
 
-        warm(project, selection(project, names))
-    os.environ.update(supervisor_env(state_dir))  # every child we run carries it: found after a crash
-    current = Run(project, names, printer, detached, store, interrupts, say)
+        warm(project, current.names)
     server = None
     watcher = None
     code = 0
@@ -383,8 +386,9 @@ def handle(run: Run, command: dict) -> dict:
             changes = run.reload(restart_dependents=bool(command.get("restart_dependents")))
         except ConfigError as exc:
             return {"problems": [str(p) for p in exc.problems]}
-        run.say(changes.summary())
-        return {"summary": changes.summary()}
+        summary = changes.summary()
+        run.say(summary)
+        return {"summary": summary}
     raise LocaldError(f"unknown request {action!r}")
 
 
@@ -468,10 +472,4 @@ def stop(project: Project, timeout: float = 120, echo=None) -> bool:
         else:
             kill_leftovers(state_dir)  # cheap: a /proc scan; nothing may survive `down`
         return True
-    leftovers = kill_leftovers(state_dir, records=state.get("processes"))
-    had_containers = bool(state.get("compose_project") and state.get("containers"))
-    if had_containers or project.containers:
-        from .containers.engine import Owner, remove_project
-
-        remove_project(Owner.of(project, state.get("compose_project")))
-    return bool(leftovers or had_containers)
+    return remove_leftovers(project, state_dir, configured_too=True)
