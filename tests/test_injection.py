@@ -17,7 +17,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from locald.compose.translate import escape, http_probe, to_compose
+from locald.compose.fileformat import escape
+from locald.compose.translate import http_probe, to_compose
 from locald.config import load_project
 from locald.errors import LocaldError
 from locald.plan import make_plan

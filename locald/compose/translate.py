@@ -29,7 +29,7 @@ from ..config.volumes import split as volume_parts
 from ..errors import LocaldError
 from ..plan import HOST_FROM_CONTAINERS, Plan
 from ..presets import POSTGRES_DATA, image_of, postgres_credentials
-from .fileformat import escape, escape_all
+from .fileformat import escape_all
 from .mapping import CONDITIONS, RESOURCES
 
 LABEL_PROJECT = "dev.locald.project"

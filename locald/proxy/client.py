@@ -13,7 +13,6 @@ import os
 import queue
 import socket
 import threading
-import time
 from pathlib import Path
 from typing import Callable
 
@@ -117,14 +116,15 @@ class Registration:
         reply = self._ask({"op": "info"})
         self.ports = {"http": int(reply["http_port"]), "https": int(reply["https_port"])}
 
+    def _claim_message(self) -> dict:
+        return {"op": "claim", "project": self.project, "root": self.root, "routes": [r.as_dict() for r in self.routes]}
+
     def _claim(self) -> None:
-        self._ask({"op": "claim", "project": self.project, "root": self.root,
-                   "routes": [r.as_dict() for r in self.routes]})
+        self._ask(self._claim_message())
 
     def _claim_through_listener(self) -> None:
         """A claim while the listener thread owns the connection's reading side: it hands us the reply."""
-        self._send({"op": "claim", "project": self.project, "root": self.root,
-                    "routes": [r.as_dict() for r in self.routes]})
+        self._send(self._claim_message())
         try:
             reply = self._replies.get(timeout=CLAIM_TIMEOUT)
         except queue.Empty:

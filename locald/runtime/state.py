@@ -27,8 +27,8 @@ from .private import not_yours, open_private, private_dir, write_private
 STATE_FILE = "state.json"
 LOCK_FILE = "supervisor.lock"
 LOG_DIR = "logs"
-PORTS_FILE = "ports.json"
-APPLIED_FILE = "applied.toml"  # the locald.toml a running stack applied last (for status/down on a broken edit)  # auto-assigned host ports, kept for the next run while they stay free
+PORTS_FILE = "ports.json"  # auto-assigned host ports, kept for the next run while they stay free
+APPLIED_FILE = "applied.toml"  # the locald.toml a running stack applied last (for status/down on a broken edit)
 WRITE_DELAY = 0.1  # seconds: status changes within this window reach state.json in one write
 
 
