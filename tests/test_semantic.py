@@ -95,7 +95,7 @@ def test_a_long_chain_is_no_recursion_problem():
     body = "".join(f'[services.s{i}]\ncommand = "x"\n' + (f'depends_on = ["s{i + 1}"]\n' if i < n - 1 else "")
                    for i in range(n))
     assert semantic_only(body) == []
-    cyclic = body + f'depends_on = ["s0"]\n'
+    cyclic = body + 'depends_on = ["s0"]\n'
     [(_, path, message)] = semantic_only(cyclic)
     assert path == f"$.services.s{n - 1}.depends_on[0]"
     assert message.startswith("dependency cycle: s0 → s1 → ") and message.endswith(f"s{n - 1} → s0")
